@@ -1,0 +1,377 @@
+# The measurement core. Frames of six simultaneous samples go in (any block
+# length, every sample used: no blind time); once every fs frames (one
+# second) the sums from the viper kernel become RMS values, powers, power
+# factors, frequency and the energy moved in that second.
+#
+# Only this once-a-second step uses floats; the per-sample path is
+# dsp_kernel.accumulate (integers, no allocation). Gain and phase
+# calibration are applied here too, to the second's results: a gain scales
+# an RMS or a power exactly, and a phase correction of delta rotates (P, Q)
+# by delta, which is exact at the fundamental and costs nothing per sample.
+
+import math
+from array import array
+
+from micropython import const
+
+import dsp_kernel as K
+from readings import (
+    E_KINDS, E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3,
+    E_VARH_Q4, E_WH_EXP, E_WH_IMP, F_FREQ, N_ENERGIES, N_READINGS, R_FREQ, R_I,
+    R_I_AVG, R_P, R_P_TOT, R_PF, R_PF_TOT, R_Q, R_Q_TOT, R_S, R_S_TOT, R_VLL,
+    R_VLL_AVG, R_VLN, R_VLN_AVG,
+)
+
+SYSTEM_TYPES = (10, 11, 12, 31, 40)
+# Per system type (datasheet, 'Supported System Types'): phases with a CT,
+# valid L-N voltages, valid L-L voltages (0 = A-B, 1 = B-C, 2 = C-A), and
+# how the kernel forms each phase's voltage.
+_WIRING = {
+    10: ((0,), (0,), (), K.MODE_LN),
+    11: ((0,), (), (0,), K.MODE_AB),
+    12: ((0, 1), (0, 1), (0,), K.MODE_LN),
+    31: ((0, 1, 2), (), (0, 1, 2), K.MODE_DELTA),
+    40: ((0, 1, 2), (0, 1, 2), (0, 1, 2), K.MODE_LN),
+}
+
+FREQ_MIN = 45.0
+FREQ_MAX = 65.0
+# Below this share of the voltage range there is 'insufficient voltage to
+# determine frequency' (register 146 bit 6): about 10 V at the terminals.
+_FREQ_V_MIN_FRAC = const(25)  # per mille of the voltage full scale (rms)
+# No-load (anti-creep) threshold: a phase whose current is below this share
+# of the CT rating moves no energy and shows no power. IEC 62053-22 class
+# 0.2S must start at 0.1 % of In; this is half that, and some 20 times the
+# noise of a 16-bit front end.
+NO_LOAD_FRACTION = 0.0005
+_TWO_PI = 2.0 * math.pi
+
+
+class Dsp:
+    def __init__(self, frontend):
+        self.fe = frontend
+        self.fs = frontend.fs
+        self.st = array("i", bytes(4 * K.ST_LEN))
+        self.acc = array("i", bytes(4 * K.ACC_LEN))
+        self.readings = array("f", bytes(4 * N_READINGS))
+        self.energy = array("f", bytes(4 * N_ENERGIES))
+        self.valid = 0  # bit R_x set: readings[R_x] is meaningful
+        self.flags = 0  # F_* bits for the last second
+        self.seconds = 0  # completed seconds since start
+        self.on_second = None  # called with this Dsp after each second
+        self.gain = [1.0] * 6  # per channel, Va..Ic
+        self.phase_deg = [0.0] * 3  # per phase: current lag to correct
+        self._checked = None
+        self._freq = 0.0
+        self._last_cross = None  # last crossing time, in frames, this second
+        st = self.st
+        bits = frontend.bits
+        st[K.ST_RAIL] = frontend.rail
+        st[K.ST_SHV] = max(0, bits - 15)
+        st[K.ST_SHI] = max(0, bits - 16)
+        # integrator leak: corner near 6 Hz whatever fs; output shift so the
+        # integrated voltage at 40 Hz still fits the current's range
+        k = 6
+        while (self.fs / (_TWO_PI * (1 << k))) > 9.0:
+            k += 1
+        st[K.ST_KLEAK] = k
+        qsh = 0
+        while self._h_mag(40.0) / (1 << qsh) > 1.0:
+            qsh += 1
+        st[K.ST_QSH] = qsh
+        st[K.ST_ZHYST] = 1 << 30  # nothing arms until a voltage is seen
+        self.configure(40, 100, 1, 1.0)
+
+    # ---- configuration -------------------------------------------------
+    def configure(self, system_type, ct_primary, ct_secondary, pt_ratio):
+        if system_type not in _WIRING:
+            raise ValueError("system type must be one of 10, 11, 12, 31, 40")
+        if not (isinstance(ct_primary, int) and 5 <= ct_primary <= 32000):
+            raise ValueError("CT primary must be 5..32000 A")
+        if ct_secondary not in (1, 3):
+            raise ValueError("CT secondary must be 1 (1 V) or 3 (1/3 V)")
+        if not 0.01 <= pt_ratio <= 320.0:
+            raise ValueError("PT ratio must be 0.01..320")
+        self.system_type = system_type
+        self.ct_primary = ct_primary
+        self.ct_secondary = ct_secondary
+        self.pt_ratio = pt_ratio
+        phases, ln, ll, mode = _WIRING[system_type]
+        self.phases = phases
+        self.ln = ln
+        self.ll = ll
+        self.st[K.ST_MODE] = mode
+        valid = (1 << R_P_TOT) | (1 << R_Q_TOT) | (1 << R_S_TOT) | (1 << R_PF_TOT)
+        valid |= 1 << R_I_AVG
+        for p in phases:
+            for base in (R_I, R_P, R_Q, R_S, R_PF):
+                valid |= 1 << (base + p)
+        for p in ln:
+            valid |= 1 << (R_VLN + p)
+        for p in ll:
+            valid |= 1 << (R_VLL + p)
+        if ln:
+            valid |= 1 << R_VLN_AVG
+        if ll:
+            valid |= 1 << R_VLL_AVG
+        self._valid_cfg = valid
+        self._scales()
+
+    def set_calibration(self, gains, phase_deg):
+        if len(gains) != 6 or len(phase_deg) != 3:
+            raise ValueError("calibration needs 6 gains and 3 phase angles")
+        for g in gains:
+            if not 0.5 <= g <= 2.0:
+                raise ValueError("channel gain must be 0.5..2.0")
+        for d in phase_deg:
+            if not -10.0 <= d <= 10.0:
+                raise ValueError("phase correction must be -10..+10 degrees")
+        self.gain = [float(g) for g in gains]
+        self.phase_deg = [float(d) for d in phase_deg]
+        self._scales()
+
+    def _scales(self):
+        fe = self.fe
+        st = self.st
+        v_lsb = fe.v_full_scale_peak() / fe.rail * (1 << st[K.ST_SHV]) * self.pt_ratio
+        i_lsb = (fe.i_full_scale_peak_pu() * self.ct_primary / fe.rail) * (1 << st[K.ST_SHI])
+        g = self.gain
+        self._v_lsb = [v_lsb * g[k] for k in range(3)]
+        self._i_lsb = [i_lsb * g[3 + k] for k in range(3)]
+        self._ll_lsb = [v_lsb * 0.5 * (g[k] + g[(k + 1) % 3]) for k in range(3)]
+        if self.st[K.ST_MODE] == K.MODE_AB:
+            self._u_lsb = [self._ll_lsb[0], self._v_lsb[1], self._v_lsb[2]]
+        else:
+            self._u_lsb = self._v_lsb
+        self._i_no_load = NO_LOAD_FRACTION * self.ct_primary
+        self._v_full_rms = fe.v_full_scale_peak() / 1.4142135623730951 * self.pt_ratio
+        self._i_full_rms = fe.i_full_scale_peak_pu() / 1.4142135623730951 * self.ct_primary
+        self._rot = [(math.cos(math.radians(d)), math.sin(math.radians(d))) for d in self.phase_deg]
+
+    # ---- the integrator's response, for the reactive-power correction ----
+    def _h(self, f):
+        a = 1.0 - 1.0 / (1 << self.st[K.ST_KLEAK])
+        w = _TWO_PI * f / self.fs
+        re = 1.0 - a * math.cos(w)
+        im = a * math.sin(w)
+        return 1.0 / math.sqrt(re * re + im * im), -math.atan2(im, re)
+
+    def _h_mag(self, f):
+        return self._h(f)[0]
+
+    # ---- samples in --------------------------------------------------------
+    def process(self, buf, nframes=-1):
+        """Feed frames from buf (array('i'), 6 codes a frame). Returns the
+        number of seconds completed; on_second is called after each."""
+        if buf is not self._checked:
+            try:
+                ok = repr(buf[:0]) == "array('i')"
+            except Exception:
+                ok = False
+            if not ok:
+                raise TypeError("samples must be an array('i') of 6-channel frames")
+            if len(buf) % 6:
+                raise ValueError("block length %d is not a whole number of 6-channel frames" % len(buf))
+            self._checked = buf
+        total = len(buf) // 6
+        if nframes < 0:
+            nframes = total
+        elif nframes > total:
+            raise ValueError("block holds %d frames, %d asked" % (total, nframes))
+        done = 0
+        start = 0
+        st = self.st
+        fs = self.fs
+        while nframes > 0:
+            n = fs - st[K.ST_N]
+            if n > nframes:
+                n = nframes
+            K.accumulate(buf, start, n, st, self.acc)
+            start += n
+            nframes -= n
+            if st[K.ST_N] >= fs:
+                self._close_second()
+                done += 1
+        return done
+
+    # ---- once a second -----------------------------------------------------
+    def _close_second(self):
+        st = self.st
+        acc = self.acc
+        N = st[K.ST_N]
+        inv = 1.0 / N
+
+        def mean(i):
+            return acc[i] * inv
+
+        def msum(pair):
+            return (acc[2 * pair + 1] * 65536.0 + acc[2 * pair]) * inv
+
+        r = self.readings
+        valid = self._valid_cfg
+        flags = st[K.ST_OVR]
+        # mean of each phase voltage u_k, line-line d_k, current i_k, integrated q_k
+        mu = [mean(K.A_SU + k) for k in range(3)]
+        mv = [mean(K.A_SV + k) for k in range(3)]
+        mi = [mean(K.A_SI + k) for k in range(3)]
+        mq = [mean(K.A_SQ + k) for k in range(3)]
+        md = [mv[0] - mv[1], mv[1] - mv[2], mv[2] - mv[0]]
+
+        freq = self._frequency(N)
+        u_rms = [0.0, 0.0, 0.0]
+        for k in range(3):
+            uu = msum(k) - mu[k] * mu[k]
+            u_rms[k] = math.sqrt(uu) * self._u_lsb[k] if uu > 0.0 else 0.0
+            r[R_VLN + k] = u_rms[k]
+            dd = msum(3 + k) - md[k] * md[k]
+            r[R_VLL + k] = math.sqrt(dd) * self._ll_lsb[k] if dd > 0.0 else 0.0
+            ii = msum(6 + k) - mi[k] * mi[k]
+            r[R_I + k] = math.sqrt(ii) * self._i_lsb[k] if ii > 0.0 else 0.0
+
+        h_mag, h_arg = self._h(freq if freq > 0.0 else 60.0)
+        cpsi = math.cos(h_arg)
+        spsi = math.sin(h_arg)
+        qscale = 1 << st[K.ST_QSH]
+        e = self.energy
+        for x in range(N_ENERGIES):
+            e[x] = 0.0
+        T = N / self.fs
+        ptot = 0.0
+        qtot = 0.0
+        for k in range(3):
+            if k not in self.phases:
+                r[R_P + k] = r[R_Q + k] = r[R_S + k] = 0.0
+                r[R_PF + k] = 1.0
+                continue
+            scale = self._u_lsb[k] * self._i_lsb[k]
+            p = (msum(9 + k) - mu[k] * mi[k]) * scale
+            x = (msum(12 + k) - mq[k] * mi[k]) * scale * qscale
+            q = (p * cpsi - x / h_mag) / spsi
+            c, s = self._rot[k]
+            p, q = p * c - q * s, q * c + p * s
+            sa = u_rms[k] * r[R_I + k]
+            if r[R_I + k] < self._i_no_load:
+                p = q = sa = 0.0
+            r[R_P + k] = p
+            r[R_Q + k] = q
+            r[R_S + k] = sa
+            r[R_PF + k] = p / sa if sa > 0.0 else 1.0
+            self._book(k, p, q, sa, T)
+            ptot += p
+            qtot += q
+        stot = math.sqrt(ptot * ptot + qtot * qtot)
+        r[R_P_TOT] = ptot
+        r[R_Q_TOT] = qtot
+        r[R_S_TOT] = stot
+        r[R_PF_TOT] = ptot / stot if stot > 0.0 else 1.0
+        self._book(E_TOTAL, ptot, qtot, stot, T)
+        r[R_VLL_AVG] = _avg(r, R_VLL, self.ll)
+        r[R_VLN_AVG] = _avg(r, R_VLN, self.ln)
+        r[R_I_AVG] = _avg(r, R_I, self.phases)
+        for k in range(3):
+            if r[R_I + k] > self._i_full_rms:
+                flags |= 8 << k
+            if u_rms[k] > self._v_full_rms:
+                flags |= 1 << k
+        if freq > 0.0:
+            r[R_FREQ] = freq
+            valid |= 1 << 28
+            if not FREQ_MIN <= freq <= FREQ_MAX:
+                flags |= F_FREQ
+        else:
+            r[R_FREQ] = 0.0
+            flags |= F_FREQ
+        self.valid = valid
+        self.flags = flags
+        self._next_second(N, u_rms)
+        self.seconds += 1
+        if self.on_second is not None:
+            self.on_second(self)
+
+    def _book(self, k, p, q, s, T):
+        e = self.energy
+        b = k * E_KINDS
+        if p >= 0.0:
+            e[b + E_WH_IMP] = p * T
+            e[b + E_VAH_IMP] = s * T
+            if q >= 0.0:
+                e[b + E_VARH_Q1] = q * T
+            else:
+                e[b + E_VARH_Q4] = -q * T
+        else:
+            e[b + E_WH_EXP] = -p * T
+            e[b + E_VAH_EXP] = s * T
+            if q >= 0.0:
+                e[b + E_VARH_Q2] = q * T
+            else:
+                e[b + E_VARH_Q3] = -q * T
+
+    def _frequency(self, N):
+        st = self.st
+        count = st[K.ST_ZCOUNT]
+        if count == 0:
+            self._last_cross = None
+            return 0.0
+        t_first = _cross_time(st[K.ST_ZFN], st[K.ST_ZFA], st[K.ST_ZFB])
+        t_last = _cross_time(st[K.ST_ZLN], st[K.ST_ZLA], st[K.ST_ZLB])
+        prev = self._last_cross
+        self._last_cross = t_last - N
+        if prev is not None and t_first - prev <= 1.5 * self.fs / 40.0:
+            # the previous second's last crossing ends the first period
+            periods = count
+            span = t_last - prev
+        else:
+            periods = count - 1
+            span = t_last - t_first
+        if periods < 2 or span <= 0.0:
+            return 0.0
+        return periods * self.fs / span
+
+    def _next_second(self, N, u_rms):
+        st = self.st
+        acc = self.acc
+        # coarse offsets follow the means (internal units back to raw codes)
+        shv = st[K.ST_SHV]
+        shi = st[K.ST_SHI]
+        for k in range(3):
+            st[K.ST_OFF + k] += _round(acc[K.A_SV + k] * (1 << shv) / N)
+            st[K.ST_OFF + 3 + k] += _round(acc[K.A_SI + k] * (1 << shi) / N)
+        # time the frequency on the largest phase voltage that is there
+        best = -1
+        best_v = self._v_full_rms * _FREQ_V_MIN_FRAC / 1000.0
+        for k in range(3):
+            if k in self.phases and u_rms[k] > best_v:
+                best = k
+                best_v = u_rms[k]
+        if best >= 0:
+            if best != st[K.ST_ZSEL]:
+                self._last_cross = None
+            st[K.ST_ZSEL] = best
+            amp = best_v / self._u_lsb[best] * 1.414
+            st[K.ST_ZHYST] = max(4, int(amp * 0.25))
+        else:
+            st[K.ST_ZHYST] = 1 << 30
+            self._last_cross = None
+        for x in range(K.ACC_LEN):
+            acc[x] = 0
+        st[K.ST_N] = 0
+        st[K.ST_ZCOUNT] = 0
+        st[K.ST_OVR] = 0
+
+
+def _cross_time(n, before, after):
+    # the sample at frame n is `after` (>= 0), the one before is `before` (< 0)
+    return n - 1 + before / (before - after)
+
+
+def _round(x):
+    return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
+
+
+def _avg(r, base, idx):
+    if not idx:
+        return 0.0
+    s = 0.0
+    for k in idx:
+        s += r[base + k]
+    return s / len(idx)
