@@ -10,6 +10,7 @@
 # by delta, which is exact at the fundamental and costs nothing per sample.
 
 import math
+import sys
 from array import array
 
 from micropython import const
@@ -67,6 +68,7 @@ class Dsp:
         st = self.st
         bits = frontend.bits
         st[K.ST_RAIL] = frontend.rail
+        st[K.ST_SX] = 32 if sys.maxsize > 0x7FFFFFFF else 0
         st[K.ST_SHV] = max(0, bits - 15)
         st[K.ST_SHI] = max(0, bits - 16)
         # integrator leak: corner near 6 Hz whatever fs; output shift so the
@@ -79,8 +81,10 @@ class Dsp:
         while self._h_mag(40.0) / (1 << qsh) > 1.0:
             qsh += 1
         st[K.ST_QSH] = qsh
-        st[K.ST_ZHYST] = 1 << 30  # nothing arms until a voltage is seen
         self.configure(40, 100, 1, 1.0)
+        # until a second has been measured, time phase A with the smallest
+        # arming threshold that still means 'there is a voltage'
+        st[K.ST_ZHYST] = self._freq_v_min_internal(0)
 
     # ---- configuration -------------------------------------------------
     def configure(self, system_type, ct_primary, ct_secondary, pt_ratio):
@@ -115,6 +119,7 @@ class Dsp:
         if ll:
             valid |= 1 << R_VLL_AVG
         self._valid_cfg = valid
+        self.valid = valid  # frequency joins once a second has measured it
         self._scales()
 
     def set_calibration(self, gains, phase_deg):
@@ -147,6 +152,9 @@ class Dsp:
         self._v_full_rms = fe.v_full_scale_peak() / 1.4142135623730951 * self.pt_ratio
         self._i_full_rms = fe.i_full_scale_peak_pu() / 1.4142135623730951 * self.ct_primary
         self._rot = [(math.cos(math.radians(d)), math.sin(math.radians(d))) for d in self.phase_deg]
+
+    def _freq_v_min_internal(self, k):
+        return max(4, int(self._v_full_rms * _FREQ_V_MIN_FRAC / 1000.0 / self._u_lsb[k]))
 
     # ---- the integrator's response, for the reactive-power correction ----
     def _h(self, f):
@@ -248,7 +256,7 @@ class Dsp:
             x = (msum(12 + k) - mq[k] * mi[k]) * scale * qscale
             q = (p * cpsi - x / h_mag) / spsi
             c, s = self._rot[k]
-            p, q = p * c - q * s, q * c + p * s
+            p, q = p * c + q * s, q * c - p * s
             sa = u_rms[k] * r[R_I + k]
             if r[R_I + k] < self._i_no_load:
                 p = q = sa = 0.0
@@ -347,10 +355,11 @@ class Dsp:
             if best != st[K.ST_ZSEL]:
                 self._last_cross = None
             st[K.ST_ZSEL] = best
-            amp = best_v / self._u_lsb[best] * 1.414
-            st[K.ST_ZHYST] = max(4, int(amp * 0.25))
+            # arm at a quarter of the peak: far above noise, and low enough
+            # that harmonics cannot hide the crossing
+            st[K.ST_ZHYST] = max(4, int(best_v / self._u_lsb[best] * 0.35))
         else:
-            st[K.ST_ZHYST] = 1 << 30
+            st[K.ST_ZHYST] = self._freq_v_min_internal(st[K.ST_ZSEL])
             self._last_cross = None
         for x in range(K.ACC_LEN):
             acc[x] = 0

@@ -43,6 +43,12 @@
 # * Frequency: zero crossings of one phase voltage (chosen once a second,
 #   the largest), armed by a hysteresis of a fraction of its amplitude, each
 #   interpolated linearly between the two samples around it.
+# * Portability: viper on a 64-bit host (the unix port used by the tests)
+#   zero-extends a ptr32 load, so a stored -1 reads back as 2**32 - 1.
+#   Every load whose sign matters is sign-extended with (x << sx) >> sx,
+#   sx = 32 there and 0 on the RP2040, where it costs two shifts by zero.
+#   Read-modify-write of a sum (acc[i] += v) needs no care: the store keeps
+#   the low 32 bits, which are right either way.
 
 import micropython
 from micropython import const
@@ -73,7 +79,8 @@ ST_ZLA = const(30)
 ST_ZLB = const(31)
 ST_RAIL = const(32)  # largest raw code magnitude (the rail)
 ST_OVR = const(33)  # over-range bits, as register 146 bits 0-5
-ST_LEN = const(34)
+ST_SX = const(34)  # sign-extension shift for ptr32 loads: 0 on 32-bit targets
+ST_LEN = const(35)
 
 MODE_LN = const(0)  # phase voltage = terminal voltage (types 10, 12, 40)
 MODE_DELTA = const(1)  # against the artificial star point (type 31)
@@ -95,6 +102,7 @@ ACC_LEN = const(42)
 
 @micropython.viper
 def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
+    sx = st[ST_SX]
     rail = st[ST_RAIL]
     nrail = 0 - rail
     shv = st[ST_SHV]
@@ -109,30 +117,30 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     zsel = st[ST_ZSEL]
     zhyst = 0 - st[ST_ZHYST]
     zarm = st[ST_ZARM]
-    zprev = st[ST_ZPREV]
+    zprev = (st[ST_ZPREV] << sx) >> sx
     n = st[ST_N]
     ovr = st[ST_OVR]
-    o0 = st[ST_OFF]
-    o1 = st[ST_OFF + 1]
-    o2 = st[ST_OFF + 2]
-    o3 = st[ST_OFF + 3]
-    o4 = st[ST_OFF + 4]
-    o5 = st[ST_OFF + 5]
-    e0 = st[ST_EF]
-    e1 = st[ST_EF + 1]
-    e2 = st[ST_EF + 2]
-    e3 = st[ST_EF + 3]
-    e4 = st[ST_EF + 4]
-    e5 = st[ST_EF + 5]
-    s0 = st[ST_INT]
-    s1 = st[ST_INT + 1]
-    s2 = st[ST_INT + 2]
+    o0 = (st[ST_OFF] << sx) >> sx
+    o1 = (st[ST_OFF + 1] << sx) >> sx
+    o2 = (st[ST_OFF + 2] << sx) >> sx
+    o3 = (st[ST_OFF + 3] << sx) >> sx
+    o4 = (st[ST_OFF + 4] << sx) >> sx
+    o5 = (st[ST_OFF + 5] << sx) >> sx
+    e0 = (st[ST_EF] << sx) >> sx
+    e1 = (st[ST_EF + 1] << sx) >> sx
+    e2 = (st[ST_EF + 2] << sx) >> sx
+    e3 = (st[ST_EF + 3] << sx) >> sx
+    e4 = (st[ST_EF + 4] << sx) >> sx
+    e5 = (st[ST_EF + 5] << sx) >> sx
+    s0 = (st[ST_INT] << sx) >> sx
+    s1 = (st[ST_INT + 1] << sx) >> sx
+    s2 = (st[ST_INT + 2] << sx) >> sx
     j = start * 6
     end = j + nframes * 6
     while j < end:
         # ---- raw codes: clamp at the rail (over-range), remove coarse offset,
         # ---- reduce to the internal scale with error feedback
-        x = buf[j]
+        x = (buf[j] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 1
@@ -142,7 +150,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
         y = x - o0 + e0
         va = (y + hv) >> shv
         e0 = y - (va << shv)
-        x = buf[j + 1]
+        x = (buf[j + 1] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 2
@@ -152,7 +160,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
         y = x - o1 + e1
         vb = (y + hv) >> shv
         e1 = y - (vb << shv)
-        x = buf[j + 2]
+        x = (buf[j + 2] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 4
@@ -162,7 +170,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
         y = x - o2 + e2
         vc = (y + hv) >> shv
         e2 = y - (vc << shv)
-        x = buf[j + 3]
+        x = (buf[j + 3] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 8
@@ -172,7 +180,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
         y = x - o3 + e3
         ia = (y + hi_) >> shi
         e3 = y - (ia << shi)
-        x = buf[j + 4]
+        x = (buf[j + 4] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 16
@@ -182,7 +190,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
         y = x - o4 + e4
         ib = (y + hi_) >> shi
         e4 = y - (ib << shi)
-        x = buf[j + 5]
+        x = (buf[j + 5] << sx) >> sx
         if x >= rail:
             x = rail
             ovr |= 32

@@ -1,0 +1,348 @@
+# The measurement core against analytic values. Runs under CPython (pytest)
+# and under the MicroPython unix port (tools/mp_test.py) with real viper.
+import math
+from array import array
+
+import dsp_kernel as K
+import micropython
+from dsp import NO_LOAD_FRACTION, Dsp
+from frontend import FrontEnd
+from readings import (
+    E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3, E_VARH_Q4,
+    E_WH_EXP, E_WH_IMP, F_FREQ, F_I_OVR_B, F_V_OVR_A, R_FREQ, R_I, R_I_AVG, R_P,
+    R_P_TOT, R_PF, R_PF_TOT, R_Q, R_Q_TOT, R_S, R_S_TOT, R_VLL, R_VLL_AVG, R_VLN,
+    R_VLN_AVG,
+)
+from wave import Wave, phases, seconds
+
+SQ3 = math.sqrt(3.0)
+
+
+def close(a, b, rel=1e-4, abs_=0.0):
+    return abs(a - b) <= max(abs_, rel * abs(b))
+
+
+def check(name, got, want, rel=1e-4, abs_=0.0):
+    assert close(got, want, rel, abs_), "%s: got %r, want %r" % (name, got, want)
+
+
+def meter(system_type=40, ct=100, pt=1.0, bits=24, fs=2520):
+    d = Dsp(FrontEnd(bits, fs))
+    d.configure(system_type, ct, 1, pt)
+    return d
+
+
+def valid(d, idx):
+    return bool(d.valid & (1 << idx))
+
+
+def test_wye_230V_10A_lagging_30deg_type_40():
+    # scenario wye-230V-lag30: P = 230*10*cos30 = 1991.86 W, Q = 1150 var per phase
+    d = meter(40)
+    w = Wave(phases(230.0, 10.0, lag=30.0), f=50.0)
+    seconds(d, w, 3)
+    r = d.readings
+    for k in range(3):
+        check("VLN", r[R_VLN + k], 230.0, 1e-5)
+        check("VLL", r[R_VLL + k], 230.0 * SQ3, 1e-5)
+        check("I", r[R_I + k], 10.0, 1e-5)
+        check("P", r[R_P + k], 2300.0 * math.cos(math.radians(30)), 2e-5)
+        check("Q", r[R_Q + k], 1150.0, 1e-4)
+        check("S", r[R_S + k], 2300.0, 1e-5)
+        check("PF", r[R_PF + k], 0.866025, 1e-5)
+    check("P total", r[R_P_TOT], 3 * 1991.858, 2e-5)
+    check("Q total", r[R_Q_TOT], 3 * 1150.0, 1e-4)
+    check("S total (vector sum)", r[R_S_TOT], 6900.0, 1e-4)
+    check("PF total", r[R_PF_TOT], 0.866025, 1e-4)
+    check("VLL avg", r[R_VLL_AVG], 398.3717, 1e-5)
+    check("VLN avg", r[R_VLN_AVG], 230.0, 1e-5)
+    check("I avg", r[R_I_AVG], 10.0, 1e-5)
+    check("freq", r[R_FREQ], 50.0, abs_=0.001)
+    assert d.flags == 0
+
+
+def test_energy_of_one_second_by_quadrant():
+    # import, lagging: Q1. P = 1991.86 Ws per phase in the second
+    d = meter(40)
+    w = Wave(phases(230.0, 10.0, lag=30.0))
+    seconds(d, w, 2)
+    e = d.energy
+    check("Wh imp A", e[E_WH_IMP], 1991.858, 2e-5)
+    assert e[E_WH_EXP] == 0.0
+    check("varh Q1 A", e[E_VARH_Q1], 1150.0, 1e-4)
+    assert e[E_VARH_Q2] == e[E_VARH_Q3] == e[E_VARH_Q4] == 0.0
+    check("VAh imp A", e[E_VAH_IMP], 2300.0, 1e-5)
+    t = E_TOTAL * 8
+    check("Wh imp total", e[t + E_WH_IMP], 3 * 1991.858, 2e-5)
+
+
+def test_quadrants_2_3_4_per_ieee_1459():
+    # current angle relative to voltage: Q2 (export, Q>0) = current at -150
+    # (voltage leads by 150), Q3 = current at +150, Q4 = current at +30
+    cases = ((150.0, E_WH_EXP, E_VARH_Q2, E_VAH_EXP), (-150.0, E_WH_EXP, E_VARH_Q3, E_VAH_EXP),
+             (-30.0, E_WH_IMP, E_VARH_Q4, E_VAH_IMP))
+    for lag, real_kind, var_kind, va_kind in cases:
+        d = meter(10)
+        w = Wave(phases(120.0, 5.0, lag=lag, present=(0,)), f=60.0)
+        seconds(d, w, 2)
+        e = d.energy
+        check("real", e[real_kind], 600.0 * abs(math.cos(math.radians(lag))), 1e-4)
+        check("reactive", e[var_kind], 600.0 * abs(math.sin(math.radians(lag))), 1e-4)
+        check("apparent", e[va_kind], 600.0, 1e-4)
+        p = d.readings[R_P]
+        check("signed P", p, 600.0 * math.cos(math.radians(lag)), 1e-4)
+        check("signed PF", d.readings[R_PF], math.cos(math.radians(lag)), 1e-4)
+
+
+def test_validity_per_system_type():
+    # datasheet 'Supported System Types': which values exist in each type
+    expect = {
+        10: ((0,), (0,), ()),
+        11: ((0,), (), (0,)),
+        12: ((0, 1), (0, 1), (0,)),
+        31: ((0, 1, 2), (), (0, 1, 2)),
+        40: ((0, 1, 2), (0, 1, 2), (0, 1, 2)),
+    }
+    for st, (ph, ln, ll) in expect.items():
+        d = meter(st)
+        for k in range(3):
+            assert valid(d, R_I + k) == (k in ph), (st, "I", k)
+            assert valid(d, R_P + k) == (k in ph), (st, "P", k)
+            assert valid(d, R_PF + k) == (k in ph), (st, "PF", k)
+            assert valid(d, R_VLN + k) == (k in ln), (st, "VLN", k)
+            assert valid(d, R_VLL + k) == (k in ll), (st, "VLL", k)
+        assert valid(d, R_VLN_AVG) == bool(ln)
+        assert valid(d, R_VLL_AVG) == bool(ll)
+        assert valid(d, R_P_TOT) and valid(d, R_S_TOT)
+
+
+def test_unused_inputs_do_not_accumulate():
+    # type 10 ignores B and C even with signals on them
+    d = meter(10)
+    w = Wave(phases(230.0, 10.0))
+    seconds(d, w, 2)
+    check("total P is phase A only", d.readings[R_P_TOT], 2300.0, 1e-4)
+    assert d.readings[R_P + 1] == 0.0 and d.energy[8 + E_WH_IMP] == 0.0
+
+
+def test_type_11_line_to_line_single_phase():
+    # 240 V between A and B (120 V each at 0 and 180 degrees), CT on A
+    chans = [[(120.0, 0.0, 1)], [(120.0, 180.0, 1)], [], [(20.0, -20.0, 1)], [], []]
+    d = meter(11)
+    seconds(d, Wave(chans, f=60.0), 2)
+    r = d.readings
+    check("VAB", r[R_VLL], 240.0, 1e-5)
+    check("P A = VAB*IA*cos", r[R_P], 240.0 * 20.0 * math.cos(math.radians(20)), 1e-4)
+    check("Q A", r[R_Q], 240.0 * 20.0 * math.sin(math.radians(20)), 2e-4)
+    check("freq", r[R_FREQ], 60.0, abs_=0.001)
+
+
+def test_type_12_split_phase():
+    # scenario split-phase-120V: A 120 V 30 A lag 20, B 120 V at 180, 12 A lag 10
+    chans = [[(120.0, 0.0, 1)], [(120.0, 180.0, 1)], [],
+             [(30.0, -20.0, 1)], [(12.0, 170.0, 1)], []]
+    d = meter(12)
+    seconds(d, Wave(chans, f=60.0), 2)
+    r = d.readings
+    pa = 120 * 30 * math.cos(math.radians(20))
+    pb = 120 * 12 * math.cos(math.radians(10))
+    check("P A", r[R_P], pa, 1e-4)
+    check("P B", r[R_P + 1], pb, 1e-4)
+    check("P total", r[R_P_TOT], pa + pb, 1e-4)
+    check("VAB", r[R_VLL], 240.0, 1e-5)
+    check("VLN avg", r[R_VLN_AVG], 120.0, 1e-5)
+
+
+def test_type_31_delta_three_CTs_uses_artificial_neutral():
+    # Voltages measured against the meter's own reference, which here sits
+    # 50 V (zero-sequence) away from the star point. Per-phase values are
+    # referred to the artificial star point (mean of the three), so they do
+    # not depend on where the reference floats; the total is exact anyway
+    # because the three line currents sum to zero.
+    v0 = (50.0, 30.0, 1)
+    chans = [[(277.0, 0.0, 1), v0], [(277.0, -120.0, 1), v0], [(277.0, 120.0, 1), v0],
+             [(250.0, -25.0, 1)], [(250.0, -145.0, 1)], [(250.0, 95.0, 1)]]
+    d = meter(31, ct=400, pt=2.0)
+    seconds(d, Wave(chans, f=60.0, ct=400, pt=2.0), 2)
+    r = d.readings
+    p = 277.0 * 250.0 * math.cos(math.radians(25))
+    for k in range(3):
+        check("P per phase", r[R_P + k], p, 1e-4)
+        check("VLL", r[R_VLL + k], 277.0 * SQ3, 1e-5)
+    check("P total", r[R_P_TOT], 3 * p, 1e-4)
+    assert not valid(d, R_VLN)
+
+
+def test_frequency_45_to_65_hz_and_out_of_range_flag():
+    for f in (45.0, 50.0, 59.93, 65.0):
+        d = meter(40)
+        seconds(d, Wave(phases(230.0, 5.0), f=f), 2)
+        check("freq %r" % f, d.readings[R_FREQ], f, abs_=0.002)
+        assert not d.flags & F_FREQ
+    d = meter(40)
+    seconds(d, Wave(phases(230.0, 5.0), f=42.0), 2)
+    check("freq 42", d.readings[R_FREQ], 42.0, abs_=0.002)
+    assert d.flags & F_FREQ  # register 146 bit 6: out of 45-65 Hz
+
+
+def test_no_voltage_no_frequency():
+    d = meter(40)
+    seconds(d, Wave(phases(0.0, 5.0)), 2)
+    assert d.flags & F_FREQ and not valid(d, R_FREQ)
+
+
+def test_frequency_follows_the_phase_that_is_there():
+    # phase A lost: frequency still measured on B or C
+    d = meter(40)
+    seconds(d, Wave(phases(230.0, 5.0, present=(1, 2)), f=60.0), 3)
+    check("freq", d.readings[R_FREQ], 60.0, abs_=0.002)
+
+
+def test_over_range_flags_bits_0_to_5():
+    # Va at 130 % of the 347 V range clips: bit 0; Ib at 150 % of CT: bit 4
+    chans = phases(230.0, 10.0)
+    chans[0] = [(347.0 * 1.3, 0.0, 1)]
+    chans[4] = [(150.0, -120.0, 1)]
+    d = meter(40)
+    seconds(d, Wave(chans), 1)
+    assert d.flags & F_V_OVR_A and d.flags & F_I_OVR_B
+    assert d.flags & 0x3F == F_V_OVR_A | F_I_OVR_B
+
+
+def test_no_creep_with_voltage_and_no_load():
+    # noise only on the current inputs (a few LSB of a 16-bit front end)
+    d = meter(40, bits=16)
+    w = Wave(phases(230.0, 0.0), bits=16)
+    w.offsets = [0, 0, 0, 2, -3, 1]
+    seconds(d, w, 3)
+    for x in range(32):
+        assert d.energy[x] == 0.0
+    assert d.readings[R_P_TOT] == 0.0
+
+
+def test_starting_current_0_1_percent_registers():
+    # IEC 62053-22 class 0.2S: 0.1 % of In at PF 1 must register
+    ct = 100
+    d = meter(40, ct=ct, bits=16)
+    seconds(d, Wave(phases(230.0, 0.001 * ct), bits=16), 3)
+    p = 230.0 * 0.1
+    for k in range(3):
+        check("P at 0.1 % In", d.readings[R_P + k], p, 0.02)
+    assert d.energy[E_TOTAL * 8 + E_WH_IMP] > 0.0
+    assert NO_LOAD_FRACTION < 0.001
+
+
+def test_half_wave_load_keeps_power_right():
+    # half-wave rectified current: DC + fundamental + even harmonics.
+    # Real power only comes from the fundamental (voltage is a pure sine):
+    # a half-wave of peak Ip has a fundamental of Ip/2 peak, in phase.
+    ip = 20.0
+    comps = [(ip / 2 / math.sqrt(2), 0.0, 1)]
+    for h in (2, 4, 6, 8):
+        amp = 2 * ip / (math.pi * (h * h - 1))
+        comps.append((amp / math.sqrt(2), 180.0, h))
+    chans = [[(230.0, 0.0, 1)], [], [], comps, [], []]
+    w = Wave(chans)
+    w.offsets = [0, 0, 0, int(ip / math.pi / (w.fe.i_full_scale_peak_pu() * 100) * w.fe.rail), 0, 0]
+    d = meter(10)
+    seconds(d, w, 3)
+    check("P of half-wave load", d.readings[R_P], 230.0 * ip / 2 / math.sqrt(2), 2e-4)
+
+
+def test_results_do_not_depend_on_block_size():
+    a = meter(40)
+    b = meter(40)
+    wa = Wave(phases(230.0, 7.0, lag=40.0), f=50.3)
+    wb = Wave(phases(230.0, 7.0, lag=40.0), f=50.3)
+    seconds(a, wa, 2, block=2520)
+    seconds(b, wb, 2, block=37)
+    for x in range(29):
+        assert a.readings[x] == b.readings[x]
+    assert a.seconds == b.seconds == 2
+
+
+def test_no_overflow_at_rail_for_a_whole_second_at_8000_per_s():
+    # every channel sits at the rail (a DC code at +120 %): the largest sums
+    # the kernel can ever hold. The two-word sums must be exact.
+    d = meter(40, fs=8000)
+    rail = d.fe.rail
+    buf = array("i", [rail] * 6 * 1000)
+    for _ in range(7):
+        d.process(buf)
+    d.process(buf, 999)
+    acc = d.acc
+    n = 7999
+    # error feedback keeps the mean exact: each voltage sample is 16384 or
+    # 16383 internal LSB (rail/2**9 = 16383.998), each current 32767
+    for pair in (K.A_UU // 2, K.A_UU // 2 + 1, K.A_UU // 2 + 2):
+        total = acc[2 * pair + 1] * 65536 + acc[2 * pair]
+        assert n * 16383 * 16383 <= total <= n * 16384 * 16384, pair
+    for pair in range(K.A_II // 2, K.A_II // 2 + 3):
+        assert acc[2 * pair + 1] * 65536 + acc[2 * pair] == n * 32767 * 32767
+    for pair in range(K.NPAIRS):
+        assert 0 <= acc[2 * pair] < 65536
+        assert abs(acc[2 * pair + 1]) < (1 << 28)  # the kernel's stated bound
+    assert d.st[K.ST_OVR] == 0x3F
+
+
+def test_bad_blocks_are_refused_and_change_nothing():
+    d = meter(40)
+    seconds(d, Wave(phases(230.0, 10.0)), 1)
+    before = list(d.acc) + list(d.st)
+    for bad in (array("h", [0] * 12), [0] * 12, array("i", [0] * 13), b"\x00" * 24):
+        try:
+            d.process(bad)
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise AssertionError("accepted %r" % (bad,))
+    try:
+        d.process(array("i", [0] * 12), 3)
+        raise AssertionError("accepted more frames than the block holds")
+    except ValueError:
+        pass
+    assert list(d.acc) + list(d.st) == before
+
+
+def test_bad_settings_are_refused_and_change_nothing():
+    d = meter(12, ct=200, pt=2.0)
+    for args in ((13, 100, 1, 1.0), (40, 4, 1, 1.0), (40, 32001, 1, 1.0), (40, 100, 2, 1.0),
+                 (40, 100, 1, 0.001), (40, 100, 1, 400.0)):
+        try:
+            d.configure(*args)
+            raise AssertionError("accepted %r" % (args,))
+        except ValueError:
+            pass
+    assert (d.system_type, d.ct_primary, d.pt_ratio) == (12, 200, 2.0)
+    for gains, ph in (([1.0] * 5, [0.0] * 3), ([3.0] + [1.0] * 5, [0.0] * 3), ([1.0] * 6, [20.0, 0, 0])):
+        try:
+            d.set_calibration(gains, ph)
+            raise AssertionError("accepted calibration")
+        except ValueError:
+            pass
+    assert d.gain == [1.0] * 6
+
+
+def test_calibration_gain_and_phase():
+    # a current channel reading 1 % low and lagging 0.5 degrees extra is
+    # corrected by gain 1/0.99 and a phase correction of 0.5 degrees
+    chans = phases(230.0, 10.0 * 0.99, lag=30.5, present=(0,))
+    d = meter(10)
+    d.set_calibration([1.0, 1.0, 1.0, 1 / 0.99, 1.0, 1.0], [0.5, 0.0, 0.0])
+    seconds(d, Wave(chans), 2)
+    check("I", d.readings[R_I], 10.0, 1e-5)
+    check("P", d.readings[R_P], 2300 * math.cos(math.radians(30)), 1e-4)
+    check("Q", d.readings[R_Q], 1150.0, 2e-4)
+
+
+def test_per_sample_path_allocates_nothing():
+    d = meter(40)
+    buf = Wave(phases(230.0, 10.0)).frames(252)
+    d.process(buf)  # first call validates the buffer (allocates once)
+    st = d.st
+    acc = d.acc
+    micropython.heap_lock()
+    try:
+        K.accumulate(buf, 0, 252, st, acc)
+    finally:
+        micropython.heap_unlock()
