@@ -344,22 +344,30 @@ class Dsp:
         for k in range(3):
             st[K.ST_OFF + k] += _round(acc[K.A_SV + k] * (1 << shv) / N)
             st[K.ST_OFF + 3 + k] += _round(acc[K.A_SI + k] * (1 << shi) / N)
-        # time the frequency on the largest phase voltage that is there
-        best = -1
-        best_v = self._v_full_rms * _FREQ_V_MIN_FRAC / 1000.0
+        # time the frequency on the largest phase voltage that is there;
+        # keep the present one unless another is clearly (25 %) larger, so
+        # balanced phases do not take turns
+        v_min = self._v_full_rms * _FREQ_V_MIN_FRAC / 1000.0
+        cur = st[K.ST_ZSEL]
+        best = cur if (cur in self.phases and u_rms[cur] > v_min) else -1
+        best_v = u_rms[cur] * 1.25 if best >= 0 else v_min
         for k in range(3):
             if k in self.phases and u_rms[k] > best_v:
                 best = k
                 best_v = u_rms[k]
         if best >= 0:
-            if best != st[K.ST_ZSEL]:
+            best_v = u_rms[best]
+            if best != cur:
+                # a new signal: forget the old one's crossing and arming
                 self._last_cross = None
+                st[K.ST_ZARM] = 0
             st[K.ST_ZSEL] = best
             # arm at a quarter of the peak: far above noise, and low enough
             # that harmonics cannot hide the crossing
             st[K.ST_ZHYST] = max(4, int(best_v / self._u_lsb[best] * 0.35))
         else:
-            st[K.ST_ZHYST] = self._freq_v_min_internal(st[K.ST_ZSEL])
+            st[K.ST_ZHYST] = self._freq_v_min_internal(cur)
+            st[K.ST_ZARM] = 0
             self._last_cross = None
         for x in range(K.ACC_LEN):
             acc[x] = 0
