@@ -1,0 +1,334 @@
+# Energy pulse output: the N.O. contact that closes once per 'pulse energy'
+# (register 144: 10, 100, 1000 or 10000 Wh) of imported real energy, for a
+# closure time (register 145) the meter chooses, with the open time at least
+# the closure time (datasheet 'Set Pulse', registers 135, 144, 145, 146).
+#
+# Pure logic: the pin is any object with .value(v); time comes in as
+# time.ticks_ms() values. tick() allocates nothing and may run from a
+# machine.Timer hard interrupt; everything else runs in the main loop.
+#
+# Bookkeeping (all integers, so nothing drifts):
+#   _acc      milli-Wh of import not yet worth a whole pulse (0 <= _acc < _mwh)
+#   _owed     pulses owed since start, modulo 2**29 (written by the main loop)
+#   _started  pulses started since start, modulo 2**29 (written by tick only)
+#   pending = (_owed - _started) mod 2**29  -- the backlog
+# Each counter has one writer, so an interrupt between two bytecodes of the
+# main loop can never lose or invent a pulse. Both stay below 2**30, i.e.
+# MicroPython small ints: no allocation in tick().
+#
+# Invariant: pulses counted + pending + _acc / _mwh == import energy added
+# (in pulses), exactly. So count * Wh_per_pulse trails the import energy by
+# less than one pulse plus the backlog, which tick() works off at the maximum
+# rate 1000 / (2 * closure_ms) pulses per second.
+import time
+
+from micropython import const
+
+# Register 144 choices and register 145 durations, slowest first.
+PULSE_ENERGIES = (10, 100, 1000, 10000)  # Wh per pulse
+DURATIONS = (500, 250, 100, 50, 25, 10)  # ms per closure
+
+_MASK = const(0x1FFFFFFF)  # modulus of _owed/_started: 2**29 - 1
+_PENDING_CAP = const(0x4000000)  # 2**26: backlog saturates here (overrun long set)
+_U32 = const(0xFFFFFFFF)  # registers 39-42 / 313-316 roll over at 2**32
+
+# Overrun (register 146 bit 14): the backlog exceeds what the contact can
+# deliver at its maximum rate in OVERRUN_SECONDS. Energy arrives in
+# once-a-second steps, so at exactly register 135's power the backlog peaks
+# at about one second's worth; two seconds' worth only builds up when the
+# real power stays above what the output can deliver. Latched until the
+# energy accumulators are reset (register 129 = 30078), as the datasheet's
+# remedy for bit 14 says.
+OVERRUN_SECONDS = 2
+
+_IDLE = const(0)
+_CLOSED = const(1)
+_OPEN = const(2)
+
+
+def keeps_up_w(wh_per_pulse, closure_ms):
+    # datasheet, registers 144/145: max W = 1,800,000 x Wh per pulse / ms
+    return 1800000 * wh_per_pulse // closure_ms
+
+
+def choose_duration(max_power_w, wh_per_pulse):
+    """Register 145: the slowest closure (ms) that keeps up with
+    max_power_w (register 135, in W), or None (register 146 bit 15)."""
+    for ms in DURATIONS:
+        if 1800000 * wh_per_pulse >= max_power_w * ms:
+            return ms
+    return None
+
+
+def max_power_w(system_type, system_voltage, ct_primary):
+    # Register 135 (addendum): type 10: V x I (134 is L-N); 11, 12: V_LL x I;
+    # 31, 40: sqrt(3) x V_LL x I. Default 40, 600 V, 100 A -> 103923 W.
+    p = system_voltage * ct_primary
+    if system_type in (31, 40):
+        return p * 1.7320508075688772
+    return float(p)
+
+
+def max_pulses_per_s(closure_ms):
+    # open >= closed: one pulse per 2 x closure
+    return 1000 / (2 * closure_ms)
+
+
+class PulseOutput:
+    def __init__(self, pin, wh_per_pulse=1000, closure_ms=500, closed_level=1,
+                 disable_irq=None, enable_irq=None):
+        self._pin = pin
+        self._on = 1 if closed_level else 0
+        self._off = 0 if closed_level else 1
+        # critical section for the rare main-loop writes that touch both
+        # counters (reconfigure, reset); machine.disable_irq/enable_irq on the
+        # board, nothing on the host
+        self._dis = disable_irq
+        self._ena = enable_irq
+        self._state = _IDLE
+        self._deadline = 0
+        self._owed = 0
+        self._started = 0
+        self._seen = 0  # _started already folded into _count
+        self._count = 0  # register 39-40 (313-314): pulse counter 1, import
+        self._count2 = 0  # register 41-42 (315-316): counter 2, export, virtual
+        self._acc = 0
+        self._acc2 = 0
+        self._frac = 0.0  # below 1 mWh, from add_energy(float)
+        self._frac2 = 0.0
+        self._last_total = None
+        self.overrun = False  # register 146 bit 14 (latched)
+        self.config_error = False  # register 146 bit 15
+        self.wh_per_pulse = wh_per_pulse
+        self.closure_ms = closure_ms
+        self._mwh = wh_per_pulse * 1000
+        self._ms = closure_ms
+        self._limit = 0
+        self._set_limit()
+        pin.value(self._off)
+
+    def _set_limit(self):
+        rate = 1000 // (2 * self._ms)  # whole pulses per second at most
+        if rate < 1:
+            rate = 1
+        self._limit = OVERRUN_SECONDS * rate
+
+    # ---- the pin: timer interrupt or main loop, every <= 1 ms ideally ----
+    def tick(self, now_ms):
+        # Closure and open times are counted from the moment the pin really
+        # changed, so a late call lengthens a phase, never shortens it.
+        st = self._state
+        if st == _CLOSED:
+            if time.ticks_diff(now_ms, self._deadline) < 0:
+                return
+            self._pin.value(self._off)
+            self._state = _OPEN
+            self._deadline = time.ticks_add(now_ms, self._ms)
+            return
+        if st == _OPEN:
+            if time.ticks_diff(now_ms, self._deadline) < 0:
+                return
+            self._state = _IDLE
+        # a 'negative' backlog (only if a main-loop rebase raced this
+        # interrupt without the critical section) starts nothing
+        p = (self._owed - self._started) & _MASK
+        if 0 < p <= _PENDING_CAP:
+            self._pin.value(self._on)
+            self._started = (self._started + 1) & _MASK
+            self._state = _CLOSED
+            self._deadline = time.ticks_add(now_ms, self._ms)
+
+    @property
+    def busy(self):
+        return self._state != _IDLE
+
+    # ---- energy in (main loop) ----------------------------------------------
+    @property
+    def pending(self):
+        p = (self._owed - self._started) & _MASK
+        return p if p <= _PENDING_CAP else 0
+
+    def add_mwh(self, mwh):
+        # import real energy since the last call, in integer milli-Wh
+        if mwh <= 0:
+            return
+        acc = self._acc + mwh
+        k = acc // self._mwh
+        self._acc = acc - k * self._mwh
+        if k:
+            self._owe(k)
+
+    def _owe(self, k):
+        p = self.pending
+        if p + k > self._limit:
+            self.overrun = True
+        if p + k > _PENDING_CAP:
+            k = _PENDING_CAP - p  # beyond 2**26 owed pulses the count is moot
+        if k > 0:
+            self._owed = (self._owed + k) & _MASK
+
+    def add_energy(self, wh):
+        # import in Wh (int or float); float remainders below 1 mWh are
+        # carried, so a float source does not drift either
+        if wh <= 0:
+            return
+        if isinstance(wh, int):
+            self.add_mwh(wh * 1000)
+            return
+        x = wh * 1000.0 + self._frac
+        n = int(x)
+        self._frac = x - n
+        self.add_mwh(n)
+
+    def track_import(self, total_mwh):
+        # The simplest wiring: hand over the import accumulator itself (in
+        # integer mWh) once a second; pulses follow its increase exactly.
+        # A decrease is an energy reset (register 129 = 30078).
+        last = self._last_total
+        self._last_total = total_mwh
+        if last is None:
+            return
+        if total_mwh < last:
+            self.reset_energy()
+            return
+        self.add_mwh(total_mwh - last)
+
+    def add_export_mwh(self, mwh):
+        # Pulse counter 2 (registers 41-42, 315-316): the meter has one
+        # contact, so export pulses are counted at the same weight without
+        # driving a pin (no rate limit, no backlog).
+        if mwh <= 0:
+            return
+        acc = self._acc2 + mwh
+        k = acc // self._mwh
+        self._acc2 = acc - k * self._mwh
+        self._count2 = (self._count2 + k) & _U32
+
+    def add_export_energy(self, wh):
+        if wh <= 0:
+            return
+        if isinstance(wh, int):
+            self.add_export_mwh(wh * 1000)
+            return
+        x = wh * 1000.0 + self._frac2
+        n = int(x)
+        self._frac2 = x - n
+        self.add_export_mwh(n)
+
+    # ---- counters (registers 39-42, 313-316) ----------------------------------
+    @property
+    def count(self):
+        s = self._started
+        d = (s - self._seen) & _MASK
+        self._seen = s
+        self._count = (self._count + d) & _U32
+        return self._count
+
+    @property
+    def count2(self):
+        return self._count2
+
+    def clear_counts(self):
+        # register 129 = 16498
+        self._seen = self._started  # what tick() started so far is cleared too
+        self._count = 0
+        self._count2 = 0
+
+    def restore(self, count1, count2, pending=0, acc_mwh=0, acc2_mwh=0):
+        # from the NV store at start-up
+        self._count = count1 & _U32
+        self._count2 = count2 & _U32
+        self._acc = acc_mwh % self._mwh
+        self._acc2 = acc2_mwh % self._mwh
+        self._seen = self._started
+        self._owed = self._started
+        if pending > 0:
+            self._owe(pending)
+
+    def snapshot(self):
+        # what to save: (count1, count2, pending, acc_mwh, acc2_mwh)
+        return (self.count, self._count2, self.pending, self._acc, self._acc2)
+
+    # ---- configuration -----------------------------------------------------
+    def _critical(self):
+        return self._dis() if self._dis is not None else None
+
+    def _end_critical(self, state):
+        if self._ena is not None:
+            self._ena(state)
+
+    def reset_energy(self):
+        # register 129 = 30078: the accumulators restart at 0; the backlog and
+        # the part-pulse go with them, and the overrun latch clears
+        s = self._critical()
+        self._owed = self._started
+        self._end_critical(s)
+        self._acc = 0
+        self._frac = 0.0
+        self._acc2 = 0
+        self._frac2 = 0.0
+        self.overrun = False
+
+    def reconfigure(self, wh_per_pulse, closure_ms):
+        # New weight and/or duration. The energy owed (backlog + part-pulse)
+        # is carried over at the new weight, so nothing is lost or invented;
+        # a pulse in progress finishes with the time it started with.
+        if wh_per_pulse not in PULSE_ENERGIES:
+            raise ValueError("pulse energy must be 10, 100, 1000 or 10000 Wh")
+        if closure_ms not in DURATIONS:
+            raise ValueError("closure must be 500, 250, 100, 50, 25 or 10 ms")
+        new = wh_per_pulse * 1000
+        s = self._critical()
+        p = (self._owed - self._started) & _MASK
+        self._owed = self._started
+        self._end_critical(s)
+        owed = p * self._mwh + self._acc
+        self._mwh = new
+        self._acc = 0
+        k = self._acc2 // new  # counter 2's part-pulse, at the new weight
+        self._acc2 -= k * new
+        self._count2 = (self._count2 + k) & _U32
+        self.wh_per_pulse = wh_per_pulse
+        self.closure_ms = closure_ms
+        self._ms = closure_ms
+        self._set_limit()
+        self.add_mwh(owed)
+
+    def set_pulse_energy(self, wh_per_pulse, max_power_w):
+        # Register 144 write: refused (False, nothing changes) when no
+        # duration keeps up with register 135.
+        if wh_per_pulse not in PULSE_ENERGIES:
+            return False
+        ms = choose_duration(max_power_w, wh_per_pulse)
+        if ms is None:
+            return False
+        self.reconfigure(wh_per_pulse, ms)
+        self.config_error = False
+        return True
+
+    def hunt(self, max_power_w):
+        # After a change of system type, CT, PT or system voltage (registers
+        # 130-134): find a new duration for the same pulse energy. None found:
+        # bit 15, pulse energy and the old duration kept (the receiver was set
+        # up for it). Returns the duration or None.
+        ms = choose_duration(max_power_w, self.wh_per_pulse)
+        if ms is None:
+            self.config_error = True
+            return None
+        self.config_error = False
+        if ms != self._ms:
+            self.reconfigure(self.wh_per_pulse, ms)
+        return ms
+
+    def deinit(self):
+        self._pin.value(self._off)
+        self._state = _IDLE
+
+
+def first_valid_energy(max_power_w, from_wh=10):
+    # UI 'moving up': the first register-144 value >= from_wh with a duration
+    # that keeps up, or None
+    for wh in PULSE_ENERGIES:
+        if wh >= from_wh and choose_duration(max_power_w, wh) is not None:
+            return wh
+    return None
