@@ -60,3 +60,55 @@ def freq(hz=None):
 
 def reset():
     raise SystemExit("machine.reset()")
+
+
+class UART:
+    """Records every write with the state of a driver-enable pin (`de`,
+    set by the test) at that moment; received bytes are queued by inject()."""
+
+    def __init__(self, id=0, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None, **kw):
+        self.id = id
+        self.de = None
+        self.writes = []  # (bytes, DE level or None)
+        self.inits = []
+        self._rxq = bytearray()
+        self.init(baudrate, bits, parity, stop)
+
+    def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kw):
+        self.baudrate = baudrate
+        self.bits = bits
+        self.parity = parity
+        self.stop = stop
+        self.inits.append((baudrate, bits, parity, stop))
+
+    def write(self, buf):
+        self.writes.append((bytes(buf), None if self.de is None else self.de.value()))
+        return len(buf)
+
+    def txdone(self):
+        return True
+
+    def inject(self, data):
+        self._rxq.extend(data)
+
+    def any(self):
+        return len(self._rxq)
+
+    def readinto(self, buf, nbytes=None):
+        n = min(len(buf), len(self._rxq), len(buf) if nbytes is None else nbytes)
+        if not n:
+            return None
+        buf[:n] = self._rxq[:n]
+        del self._rxq[:n]
+        return n
+
+    def read(self, nbytes=None):
+        n = len(self._rxq) if nbytes is None else min(nbytes, len(self._rxq))
+        if not n:
+            return None
+        data = bytes(self._rxq[:n])
+        del self._rxq[:n]
+        return data
+
+    def deinit(self):
+        pass
