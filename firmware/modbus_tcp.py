@@ -28,11 +28,10 @@
 
 from micropython import const
 
-from modbus_pdu import MAX_PDU
-
 MBAP_LEN = const(7)
 _MIN_LEN = const(2)  # unit id + function code
-_MAX_LEN = const(1 + MAX_PDU)
+_MAX_PDU = const(253)  # as modbus_pdu.MAX_PDU (an imported name is not a const)
+_MAX_LEN = const(1 + _MAX_PDU)
 _UNIT_ANY = const(0xFF)
 _UNIT_ZERO = const(0x00)
 
@@ -41,9 +40,9 @@ class TcpSession:
     def __init__(self, pdu, config):
         self.pdu = pdu
         self.config = config
-        self._rx = bytearray(MBAP_LEN + MAX_PDU)
+        self._rx = bytearray(MBAP_LEN + _MAX_PDU)
         self._rx_pdu = memoryview(self._rx)[MBAP_LEN:]
-        self._tx = bytearray(MBAP_LEN + MAX_PDU)
+        self._tx = bytearray(MBAP_LEN + _MAX_PDU)
         self._txmv = memoryview(self._tx)
         self._tx_pdu = self._txmv[MBAP_LEN:]
         self._n = 0
