@@ -346,3 +346,20 @@ def test_per_sample_path_allocates_nothing():
         K.accumulate(buf, 0, 252, st, acc)
     finally:
         micropython.heap_unlock()
+
+
+def test_sample_rate_is_a_parameter_2000_to_8000():
+    for fs in (2000, 2520, 4000, 8000):
+        d = meter(40, fs=fs)
+        seconds(d, Wave(phases(230.0, 10.0, lag=30.0), f=60.0, fs=fs), 2, block=fs // 4)
+        r = d.readings
+        check("P fs=%d" % fs, r[R_P_TOT], 3 * 1991.858, 3e-5)
+        check("Q fs=%d" % fs, r[R_Q_TOT], 3 * 1150.0, 2e-4)
+        check("f fs=%d" % fs, r[R_FREQ], 60.0, abs_=0.002)
+        assert d.seconds == 2
+    for bad in (1999, 8001):
+        try:
+            FrontEnd(24, bad)
+            raise AssertionError("fs %d accepted" % bad)
+        except ValueError:
+            pass
