@@ -4,13 +4,15 @@
 # (only math and json; no f-strings, typing or dataclasses).
 #
 # Decisions where the format leaves room (keep them in this one place):
-# * A phase needs all four of v_rms, v_deg, i_rms, i_deg, and a harmonic all
-#   of order, v_pct, i_pct, deg: the format gives them no default.
+# * A phase needs all four of v_rms, v_deg, i_rms, i_deg: the format gives
+#   them no default. A harmonic needs its order; v_pct, i_pct and deg left
+#   out are 0 (no voltage or current at that order, no extra angle).
 # * Harmonic order is an integer 2..50 (IEC 61000-4-7 stops at the 50th);
 #   an order may appear once per segment.
-# * Integer settings (the registers' UInt values, bits, fs_hz) must be JSON
-#   integers: 100.0 is refused rather than silently truncated. pt_ratio must
-#   be a multiple of 0.01 because register 133 holds it x 100.
+# * Integer settings (the registers' UInt values, bits, fs_hz) must be whole
+#   numbers; 100.0 is taken as 100, 100.5 is refused. pt_ratio may be any
+#   number in range: the synthesizer uses it as given, the meter holds it x
+#   100 in register 133 (so 1.732 is configured as 1.73).
 # * "phases": {} is allowed: nothing wired (a blackout segment).
 # * Only each key's own range is checked, not cross-key rules the meter
 #   enforces itself (e.g. system voltage / PT ratio within 82..660 V), so a
@@ -169,6 +171,8 @@ def _value(v, path, check):
         if not isinstance(v, str):
             _fail(path, "must be a string, got %s" % _show(v))
     elif kind == _INT:
+        if type(v) is float and _is_num(v) and v == int(v):
+            v = int(v)
         if not _is_int(v):
             _fail(path, "must be an integer, got %s" % _show(v))
     elif not _is_num(v):
@@ -195,8 +199,8 @@ def _table(obj, path, spec):
 
 
 def _check_pt_ratio(r):
-    if abs(r * 100.0 - round(r * 100.0)) > 1e-6:
-        _fail("config.pt_ratio", "must be a multiple of 0.01 (register 133 holds it x 100), got %r" % r)
+    if round(r * 100.0) < 1:
+        _fail("config.pt_ratio", "rounds to 0 in register 133 (ratio x 100), got %r" % r)
 
 
 def _check_subinterval(s):
@@ -257,9 +261,9 @@ def _phase(obj, path):
 def _harmonic(obj, path):
     obj = _object(obj, path, _HARMONIC_KEYS)
     order = _value(_required(obj, path, "order"), path + ".order", (_INT, 2, ORDER_MAX))
-    v_pct = _value(_required(obj, path, "v_pct"), path + ".v_pct", (_NUM, 0.0, None))
-    i_pct = _value(_required(obj, path, "i_pct"), path + ".i_pct", (_NUM, 0.0, None))
-    deg = _value(_required(obj, path, "deg"), path + ".deg", (_NUM, None, None))
+    v_pct = _value(obj.get("v_pct", 0.0), path + ".v_pct", (_NUM, 0.0, None))
+    i_pct = _value(obj.get("i_pct", 0.0), path + ".i_pct", (_NUM, 0.0, None))
+    deg = _value(obj.get("deg", 0.0), path + ".deg", (_NUM, None, None))
     return (order, float(v_pct), float(i_pct), float(deg))
 
 

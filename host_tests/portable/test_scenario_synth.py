@@ -145,6 +145,16 @@ def test_unknown_keys_named():
         assert got.startswith(msg), got
 
 
+def test_lenient_where_the_format_allows():
+    # a whole number written as 100.0 is that number; a harmonic without
+    # v_pct, i_pct or deg has 0 there; any PT ratio in range is taken
+    sc = S.parse(_top(config={"ct_primary_a": 100.0, "pt_ratio": 1.732}))
+    assert sc.config["ct_primary_a"] == 100 and type(sc.config["ct_primary_a"]) is int
+    assert sc.config["pt_ratio"] == 1.732
+    sc = S.parse({"segments": [_seg(harmonics=[{"order": 3, "i_pct": 5}])]})
+    assert sc.segments[0].harmonics == [(3, 0.0, 5.0, 0.0)]
+
+
 def test_missing_and_empty():
     assert "missing required key 'segments'" in _err({"name": "x"})
     assert _err(_top(segments=[])).startswith("segments: needs at least one segment")
@@ -162,13 +172,13 @@ def test_wrong_types():
         ([1, 2], "scenario: must be an object"),
         (_top(name=5), "name: must be a string"),
         (_top(config=[]), "config: must be an object"),
-        (_top(config={"ct_primary_a": 100.0}), "config.ct_primary_a: must be an integer"),
+        (_top(config={"ct_primary_a": 100.5}), "config.ct_primary_a: must be an integer"),
         (_top(config={"system_type": True}), "config.system_type: must be an integer, got a boolean"),
         (_top(config={"pt_ratio": "2"}), "config.pt_ratio: must be a number"),
         (_top(config={"pt_ratio": False}), "config.pt_ratio: must be a number, got a boolean"),
         (_top(config={"parity": 0}), "config.parity: must be a string"),
         (_top(frontend={"noise_lsb": None}), "frontend.noise_lsb: must be a number, got null"),
-        (_top(frontend={"fs_hz": 4000.0}), "frontend.fs_hz: must be an integer"),
+        (_top(frontend={"fs_hz": 4000.5}), "frontend.fs_hz: must be an integer"),
         (_top(segments={}), "segments: must be a list"),
         ({"segments": [3]}, "segments[0]: must be an object"),
         ({"segments": [_seg(duration_s="1")]}, "segments[0].duration_s: must be a number"),
@@ -176,7 +186,7 @@ def test_wrong_types():
         ({"segments": [_seg(phases={"A": {"v_rms": "230", "v_deg": 0, "i_rms": 1, "i_deg": 0}})]},
          "segments[0].phases.A.v_rms: must be a number"),
         ({"segments": [_seg(harmonics={})]}, "segments[0].harmonics: must be a list"),
-        ({"segments": [_seg(harmonics=[dict(h, order=3.0)])]},
+        ({"segments": [_seg(harmonics=[dict(h, order=3.5)])]},
          "segments[0].harmonics[0].order: must be an integer"),
         ({"segments": [_seg(harmonics=[dict(h, deg=True)])]},
          "segments[0].harmonics[0].deg: must be a number"),
@@ -197,7 +207,7 @@ def test_out_of_range():
         (_top(config={"ct_secondary_v": 2}), "config.ct_secondary_v"),
         (_top(config={"pt_ratio": 0.001}), "config.pt_ratio"),
         (_top(config={"pt_ratio": 320.5}), "config.pt_ratio"),
-        (_top(config={"pt_ratio": 1.005}), "config.pt_ratio"),
+        (_top(config={"pt_ratio": 0.004}), "config.pt_ratio"),
         (_top(config={"system_voltage_v": 81}), "config.system_voltage_v"),
         (_top(config={"phase_loss_pct": 0}), "config.phase_loss_pct"),
         (_top(config={"pulse_wh": 500}), "config.pulse_wh"),
