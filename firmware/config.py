@@ -152,6 +152,15 @@ class Config:
         for k in d:
             setattr(self, k, d[k])
 
+    # names the Modbus layer reads (modbus_rtu.py / modbus_tcp.py)
+    @property
+    def modbus_address(self):
+        return self.address
+
+    @property
+    def parity_char(self):
+        return "NOE"[self.parity]
+
     def values(self):
         return {k: getattr(self, k) for k in DEFAULTS}
 
