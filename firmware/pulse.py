@@ -8,7 +8,8 @@
 # machine.Timer hard interrupt; everything else runs in the main loop.
 #
 # Bookkeeping (all integers, so nothing drifts):
-#   _acc      milli-Wh of import not yet worth a whole pulse (0 <= _acc < _mwh)
+#   _acc      import (in units, mWh by default) not yet worth a whole pulse
+#             (0 <= _acc < _upp, the units per pulse)
 #   _owed     pulses owed since start, modulo 2**29 (written by the main loop)
 #   _started  pulses started since start, modulo 2**29 (written by tick only)
 #   pending = (_owed - _started) mod 2**29  -- the backlog
@@ -16,7 +17,7 @@
 # main loop can never lose or invent a pulse. Both stay below 2**30, i.e.
 # MicroPython small ints: no allocation in tick().
 #
-# Invariant: pulses counted + pending + _acc / _mwh == import energy added
+# Invariant: pulses counted + pending + _acc / _upp == import energy added
 # (in pulses), exactly. So count * Wh_per_pulse trails the import energy by
 # less than one pulse plus the backlog, which tick() works off at the maximum
 # rate 1000 / (2 * closure_ms) pulses per second.
@@ -76,7 +77,10 @@ def max_pulses_per_s(closure_ms):
 
 class PulseOutput:
     def __init__(self, pin, wh_per_pulse=1000, closure_ms=500, closed_level=1,
-                 disable_irq=None, enable_irq=None):
+                 disable_irq=None, enable_irq=None, units_per_wh=1000):
+        # units_per_wh: the integer energy unit of add_units()/track_import():
+        # 1000 = mWh (default), 3600000 = mWs (energy.py's counts)
+        self._upw = units_per_wh
         self._pin = pin
         self._on = 1 if closed_level else 0
         self._off = 0 if closed_level else 1
@@ -101,7 +105,7 @@ class PulseOutput:
         self.config_error = False  # register 146 bit 15
         self.wh_per_pulse = wh_per_pulse
         self.closure_ms = closure_ms
-        self._mwh = wh_per_pulse * 1000
+        self._upp = wh_per_pulse * units_per_wh
         self._ms = closure_ms
         self._limit = 0
         self._set_limit()
@@ -150,11 +154,15 @@ class PulseOutput:
 
     def add_mwh(self, mwh):
         # import real energy since the last call, in integer milli-Wh
-        if mwh <= 0:
+        self.add_units(mwh * self._upw // 1000)
+
+    def add_units(self, n):
+        # import real energy since the last call, in integer units
+        if n <= 0:
             return
-        acc = self._acc + mwh
-        k = acc // self._mwh
-        self._acc = acc - k * self._mwh
+        acc = self._acc + n
+        k = acc // self._upp
+        self._acc = acc - k * self._upp
         if k:
             self._owe(k)
 
@@ -173,47 +181,51 @@ class PulseOutput:
         if wh <= 0:
             return
         if isinstance(wh, int):
-            self.add_mwh(wh * 1000)
+            self.add_units(wh * self._upw)
             return
-        x = wh * 1000.0 + self._frac
+        x = wh * self._upw + self._frac
         n = int(x)
         self._frac = x - n
-        self.add_mwh(n)
+        self.add_units(n)
 
-    def track_import(self, total_mwh):
+    def track_import(self, total):
         # The simplest wiring: hand over the import accumulator itself (in
-        # integer mWh) once a second; pulses follow its increase exactly.
-        # A decrease is an energy reset (register 129 = 30078).
+        # units, e.g. energy.py's mWs count with units_per_wh=3600000) once a
+        # second; pulses follow its increase exactly. A decrease is an energy
+        # reset (register 129 = 30078).
         last = self._last_total
-        self._last_total = total_mwh
+        self._last_total = total
         if last is None:
             return
-        if total_mwh < last:
+        if total < last:
             self.reset_energy()
             return
-        self.add_mwh(total_mwh - last)
+        self.add_units(total - last)
 
     def add_export_mwh(self, mwh):
+        self.add_export_units(mwh * self._upw // 1000)
+
+    def add_export_units(self, n):
         # Pulse counter 2 (registers 41-42, 315-316): the meter has one
         # contact, so export pulses are counted at the same weight without
         # driving a pin (no rate limit, no backlog).
-        if mwh <= 0:
+        if n <= 0:
             return
-        acc = self._acc2 + mwh
-        k = acc // self._mwh
-        self._acc2 = acc - k * self._mwh
+        acc = self._acc2 + n
+        k = acc // self._upp
+        self._acc2 = acc - k * self._upp
         self._count2 = (self._count2 + k) & _U32
 
     def add_export_energy(self, wh):
         if wh <= 0:
             return
         if isinstance(wh, int):
-            self.add_export_mwh(wh * 1000)
+            self.add_export_units(wh * self._upw)
             return
-        x = wh * 1000.0 + self._frac2
+        x = wh * self._upw + self._frac2
         n = int(x)
         self._frac2 = x - n
-        self.add_export_mwh(n)
+        self.add_export_units(n)
 
     # ---- counters (registers 39-42, 313-316) ----------------------------------
     @property
@@ -234,19 +246,20 @@ class PulseOutput:
         self._count = 0
         self._count2 = 0
 
-    def restore(self, count1, count2, pending=0, acc_mwh=0, acc2_mwh=0):
+    def restore(self, count1, count2, pending=0, acc=0, acc2=0):
         # from the NV store at start-up
         self._count = count1 & _U32
         self._count2 = count2 & _U32
-        self._acc = acc_mwh % self._mwh
-        self._acc2 = acc2_mwh % self._mwh
+        self._acc = acc % self._upp
+        self._acc2 = acc2 % self._upp
         self._seen = self._started
         self._owed = self._started
         if pending > 0:
             self._owe(pending)
 
     def snapshot(self):
-        # what to save: (count1, count2, pending, acc_mwh, acc2_mwh)
+        # what to save: (count1, count2, pending, part-pulse import and export
+        # in units)
         return (self.count, self._count2, self.pending, self._acc, self._acc2)
 
     # ---- configuration -----------------------------------------------------
@@ -277,13 +290,13 @@ class PulseOutput:
             raise ValueError("pulse energy must be 10, 100, 1000 or 10000 Wh")
         if closure_ms not in DURATIONS:
             raise ValueError("closure must be 500, 250, 100, 50, 25 or 10 ms")
-        new = wh_per_pulse * 1000
+        new = wh_per_pulse * self._upw
         s = self._critical()
         p = (self._owed - self._started) & _MASK
         self._owed = self._started
         self._end_critical(s)
-        owed = p * self._mwh + self._acc
-        self._mwh = new
+        owed = p * self._upp + self._acc
+        self._upp = new
         self._acc = 0
         k = self._acc2 // new  # counter 2's part-pulse, at the new weight
         self._acc2 -= k * new
@@ -292,7 +305,7 @@ class PulseOutput:
         self.closure_ms = closure_ms
         self._ms = closure_ms
         self._set_limit()
-        self.add_mwh(owed)
+        self.add_units(owed)
 
     def set_pulse_energy(self, wh_per_pulse, max_power_w):
         # Register 144 write: refused (False, nothing changes) when no

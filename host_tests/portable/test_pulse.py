@@ -373,3 +373,22 @@ def test_active_low_contact():
     assert pin.level == 0
     out.deinit()
     assert pin.level == 1
+
+
+def test_energy_py_units_mws():
+    # energy.py keeps milli-watt-seconds (3,600,000 per Wh): track it directly
+    out = PulseOutput(RecPin(), 10, 10, units_per_wh=3600000)
+    base = 2 ** 40  # a long-running meter's count, beyond small ints
+    out.track_import(base)
+    out.track_import(base + 36000000 * 3 - 1)  # 30 Wh less 1 mWs
+    assert out.pending == 2
+    out.track_import(base + 36000000 * 3)
+    assert out.pending == 3
+    out.add_mwh(10000)  # 10 Wh in mWh still works
+    out.add_energy(10)
+    out.add_energy(9.9999)
+    assert out.pending == 5
+    out.add_energy(0.0001)
+    assert out.pending == 6
+    out.add_export_units(36000000)
+    assert out.count2 == 1
