@@ -131,7 +131,7 @@ class RtuSlave:
         self.address = c.modbus_address
         self.baud = 0
         self.parity = None
-        self._set_line(c.baud, c.parity)
+        self._set_line(c.baud, c.parity_char)
 
     @property
     def stop_bits(self):
@@ -208,7 +208,7 @@ class RtuSlave:
         if a != self.address and 1 <= a <= 247:
             self.address = a
         b = c.baud
-        p = c.parity
+        p = c.parity_char
         if (b != self.baud or p != self.parity) and b > 0:
             self._set_line(b, p)
             cb = self.on_comm_change

@@ -3,19 +3,19 @@
 #   0-based 0..199 and 250..399 read (value = addr * 7 + 1); 200..249 is a
 #   gap (exception 2); 7000 (register 7001) reads 12345; 9000 raises (device
 #   failure); 130..149 are writable with values < 1000 (else 3);
-#   7100..7102 (registers 7101-7103) are address, baud/100, parity 0/1/2
+#   7100..7102 (registers 7101-7103) are address, baud (the number), parity 0 none / 1 odd / 2 even
 #   and write through to the FakeConfig, as the real bank does.
 # read() allocates nothing, like the real one.
 
 _BAUDS = (1200, 2400, 4800, 9600, 19200, 38400)
-_PARITY = "NEO"
+_PARITY = "NOE"  # register 7103, as firmware/config.py
 
 
 class FakeConfig:
     def __init__(self, modbus_address=1, baud=19200, parity="N"):
         self.modbus_address = modbus_address
         self.baud = baud
-        self.parity = parity
+        self.parity_char = parity  # firmware/config.py: 'N', 'O' or 'E'
 
 
 class FakeBank:
@@ -37,9 +37,9 @@ class FakeBank:
         if a == 7100:
             return self.config.modbus_address
         if a == 7101:
-            return self.config.baud // 100
+            return self.config.baud
         if a == 7102:
-            return _PARITY.index(self.config.parity)
+            return _PARITY.index(self.config.parity_char)
         return (a * 7 + 1) & 0xFFFF
 
     def read(self, addr, count, out, off):
@@ -66,7 +66,7 @@ class FakeBank:
                 if not 1 <= v <= 247:
                     return 3
             elif a == 7101:
-                if v * 100 not in _BAUDS:
+                if v not in _BAUDS:
                     return 3
             elif a == 7102:
                 if v > 2:
@@ -81,9 +81,9 @@ class FakeBank:
             elif a == 7100:
                 self.config.modbus_address = v
             elif a == 7101:
-                self.config.baud = v * 100
+                self.config.baud = v
             elif a == 7102:
-                self.config.parity = _PARITY[v]
+                self.config.parity_char = _PARITY[v]
         return 0
 
     def slave_id(self):

@@ -194,7 +194,7 @@ def test_comm_change_applies_after_the_reply_was_sent():
     rtu, bank, changes = slave(address=1, baud=19200, parity="N")
     assert stop_bits("N") == 2 and stop_bits("E") == 1
     # 0x10 to registers 7101-7103: address 9, 9600 baud, even parity.
-    req = with_crc(0x01, 0x10, 0x1B, 0xBC, 0, 3, 6, 0, 9, 0, 96, 0, 1)
+    req = with_crc(0x01, 0x10, 0x1B, 0xBC, 0, 3, 6, 0, 9, 0x25, 0x80, 0, 2)
     rtu.feed(req, 1000)
     r = rtu.poll(1000 + rtu.t35)
     assert bytes(r) == with_crc(0x01, 0x10, 0x1B, 0xBC, 0, 3)  # from the old address
@@ -209,7 +209,7 @@ def test_comm_change_applies_after_the_reply_was_sent():
 
 def test_change_by_broadcast_or_other_transport_applies_when_idle():
     rtu, bank, changes = slave()
-    assert exchange(rtu, with_crc(0x00, 0x06, 0x1B, 0xBE, 0, 2)) is None
+    assert exchange(rtu, with_crc(0x00, 0x06, 0x1B, 0xBE, 0, 1)) is None
     assert changes == [(19200, "O", 1)]
     bank.config.baud = 4800  # e.g. written over Modbus TCP
     assert rtu.poll(10 ** 6) is None and changes[-1] == (4800, "O", 1)
