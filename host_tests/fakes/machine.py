@@ -112,3 +112,32 @@ class UART:
 
     def deinit(self):
         pass
+
+
+class I2C:
+    """Records every writeto(addr, buf) as (addr, bytes); readfrom_into
+    answers from a queue filled by inject(). For drivers handed a bus."""
+
+    def __init__(self, id=0, scl=None, sda=None, freq=100000, **kw):
+        self.id = id
+        self.freq = freq
+        self.writes = []  # (addr, bytes)
+        self._rxq = bytearray()
+
+    def writeto(self, addr, buf, stop=True):
+        self.writes.append((addr, bytes(buf)))
+        return len(buf)
+
+    def inject(self, data):
+        self._rxq.extend(data)
+
+    def readfrom_into(self, addr, buf, stop=True):
+        n = len(buf)
+        buf[:n] = self._rxq[:n] + bytes(max(0, n - len(self._rxq)))
+        del self._rxq[:n]
+
+    def scan(self):
+        return [0x27]
+
+    def deinit(self):
+        pass

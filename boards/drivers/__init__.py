@@ -1,0 +1,1 @@
+# Board-layer drivers: handed their bus and pins, never building them.
