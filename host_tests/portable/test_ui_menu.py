@@ -542,3 +542,13 @@ def test_idle_returns_to_the_first_screen_and_messages_time_out():
     assert u.top == 2
     u.tick(T + Menu.IDLE_MS)
     assert u.top == 0 and u.sub == 0
+
+
+def test_system_voltage_is_vln_in_type_10():
+    m = _meter(system_type=10, system_voltage=240)
+    u = _menu(m)
+    _enter_setup(u)
+    _field(u, "S V")
+    assert _lines(u)[0].startswith("VLN") and _lines(u)[1].endswith("00240")
+    _digits(u, "00120")
+    assert m.config.system_voltage == 120 and _u16(m, 134) == 120
