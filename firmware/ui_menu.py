@@ -26,6 +26,8 @@ from readings import (
     R_P_TOT, R_PF, R_PF_TOT, R_Q, R_Q_TOT, R_S, R_S_TOT, R_VLL, R_VLL_AVG, R_VLN, R_VLN_AVG,
 )
 
+KEYS = ("up", "down", "left", "right")  # what event() takes
+
 # CGRAM glyph codes (the characters 0-3 in a frame)
 G_UP = const(0)  # import
 G_DOWN = const(1)  # export

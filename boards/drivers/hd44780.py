@@ -28,6 +28,19 @@ _ROW_ADDR = (0x00, 0x40)  # DDRAM address of each row's first character
 _MAX_RUN = const(17)  # an address command and 16 characters
 
 
+def _sleep_us_default(us):
+    # time.sleep_us is MicroPython's; CPython (host tools) has only sleep()
+    f = getattr(time, "sleep_us", None)
+    if f is not None:
+        f(us)
+    else:
+        time.sleep(us / 1000000)
+
+
+def _sleep_ms_default(ms):
+    _sleep_us_default(ms * 1000)
+
+
 class HD44780:
     def __init__(self, i2c, addr=0x27, cols=16, rows=2, backlight=True,
                  sleep_us=None, sleep_ms=None):
@@ -35,8 +48,8 @@ class HD44780:
         self.addr = addr
         self.cols = cols
         self.rows = rows
-        self._sleep_us = sleep_us or time.sleep_us
-        self._sleep_ms = sleep_ms or time.sleep_ms
+        self._sleep_us = sleep_us or _sleep_us_default
+        self._sleep_ms = sleep_ms or _sleep_ms_default
         self._bl = _BL if backlight else 0
         self._buf = bytearray(4 * _MAX_RUN)
         mv = memoryview(self._buf)

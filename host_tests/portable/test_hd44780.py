@@ -162,3 +162,9 @@ def test_frame_write_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert bus.count == n + 7
+
+
+def test_default_delays_work_on_either_runtime():
+    bus = FakeI2C()
+    lcd = HD44780(bus)  # time.sleep_us on MicroPython, time.sleep on CPython
+    assert len(bus.writes) == 9 and lcd.cols == 16
