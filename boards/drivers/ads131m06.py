@@ -72,7 +72,9 @@
 # configuration is gone -> fault; CRC_ERR = it rejected one of our frames),
 # stuck codes (one channel returning the same code for `stuck_frames`
 # frames in a row, 100 ms by default: a 24-bit converter's noise never does
-# that, a dead front-end or a broken SPI line does), ring overruns and
+# that, even on a shorted input, a dead front-end or a broken SPI line does;
+# synthetic test frames need at least an LSB of noise, or a narrower
+# `stuck_channels` mask), ring overruns and
 # DRDY gaps. fault() gathers them as bits for the alarm/runtime layer.
 
 import time
@@ -151,9 +153,10 @@ _S_LIMIT = const(14)  # stuck_frames
 _S_INUM = const(15)  # current channels: code * INUM >> ISH
 _S_ISH = const(16)
 _S_GOOD = const(17)  # good frames decoded, modulo 2**30
+_S_CHMASK = const(30)  # channels the stuck detector watches
 _S_LAST = const(18)  # 6 last codes
 _S_RUN = const(24)  # 6 run lengths
-_S_LEN = const(30)
+_S_LEN = const(31)
 _MASK30 = const(0x3FFFFFFF)
 
 
@@ -205,6 +208,7 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
     inum = st[_S_INUM]
     ish = st[_S_ISH]
     limit = st[_S_LIMIT]
+    chmask = st[_S_CHMASK]
     good = 0
     o = 0
     for _f in range(nframes):
@@ -244,7 +248,7 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
             if u == st[_S_LAST + ch]:
                 run = st[_S_RUN + ch] + 1
                 st[_S_RUN + ch] = run
-                if run >= limit:
+                if run >= limit and (chmask >> ch) & 1:
                     st[_S_STUCK] = st[_S_STUCK] | (1 << ch)
             else:
                 st[_S_LAST + ch] = u
@@ -269,8 +273,8 @@ class ADS131M06:
     RESET_WAIT_MS = 2  # after reset, before the first frame (tREGACQ, settling)
 
     def __init__(self, spi, cs, drdy, reset=None, clkin=5_120_000, osr=1024,
-                 ct_secondary=1, depth=256, stuck_frames=0, ticks_us=None,
-                 sleep_ms=None):
+                 ct_secondary=1, depth=256, stuck_frames=0, stuck_channels=0x3F,
+                 ticks_us=None, sleep_ms=None):
         if osr not in _OSR_CODES:
             raise ValueError("OSR must be one of %r" % (_OSR_CODES,))
         if clkin % (2 * osr):
@@ -292,6 +296,7 @@ class ADS131M06:
         self._half_us = self._period_us // 2
         self._gap_us = self._period_us + self._half_us
         st[_S_LIMIT] = stuck_frames or max(2, self.fs // 10)
+        st[_S_CHMASK] = stuck_channels
         self._crc_tab = _crc_table()
         self._rx = bytearray(FRAME_BYTES)
         self._cmd = bytearray(FRAME_BYTES)

@@ -116,7 +116,7 @@ def _take(ring: ptr32, n: int, out: ptr32, st: ptr32):
 class RP2040ADC:
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # Va = ADC0, Ia = ADC1
 
-    def __init__(self, adc_v, adc_i, fs=2500, depth=256, stuck_frames=0,
+    def __init__(self, adc_v, adc_i, timer, fs=2500, depth=256, stuck_frames=0,
                  bias=2048, ticks_us=None):
         if not 2000 <= fs <= 8000:
             raise ValueError("frame rate must be 2000..8000 /s")
@@ -140,14 +140,15 @@ class RP2040ADC:
         self._v_prev = -1  # no voltage sample yet
         self._i = 0
         self._last_t = 0
-        self.timer = None
+        self.timer = timer
+        self._running = False
         self.alive_ms = None
         self._heads_seen = 0
 
     def init(self):
         return 0  # nothing to configure: the ADC needs no set-up
 
-    def start(self, timer):
+    def start(self):
         st = self.st
         st[_S_HEAD] = st[_S_TAIL] = st[_S_WSLOT] = st[_S_RSLOT] = 0
         self._phase = 0
@@ -155,13 +156,14 @@ class RP2040ADC:
         self._last_t = self._ticks()
         self.alive_ms = None
         self._heads_seen = 0
-        self.timer = timer
+        self._running = True
+        timer = self.timer
         timer.init(freq=2 * self.fs, mode=timer.PERIODIC, callback=self._tick_ref, hard=True)
 
     def stop(self):
-        if self.timer is not None:
+        if self._running:
             self.timer.deinit()
-            self.timer = None
+            self._running = False
 
     def _tick(self, _t):
         # hard IRQ, no allocation: small ints and preallocated arrays only
@@ -218,7 +220,7 @@ class RP2040ADC:
 
     def check_alive(self, now_ms, no_data_ms=50):
         head = self.st[_S_HEAD]
-        if head != self._heads_seen or self.alive_ms is None or self.timer is None:
+        if head != self._heads_seen or self.alive_ms is None or not self._running:
             self._heads_seen = head
             self.alive_ms = now_ms
             return True

@@ -141,3 +141,115 @@ class I2C:
 
     def deinit(self):
         pass
+
+
+# ---- SPI, PWM, ADC, Timer: the board-layer fakes (boards/pico_*.py) ----
+
+def _pin_irq(self, handler=None, trigger=0, hard=False, **kw):
+    # the real Pin.irq takes hard=; a driver's DRDY handler is hard
+    self.handler = handler
+    self.trigger = trigger
+    self.hard = hard
+
+
+Pin.irq = _pin_irq
+
+
+class SPI:
+    """Records the bus settings and every transfer; a `device` object with
+    write_readinto(tx, rx) (e.g. host_tests/portable/ads131_sim.py) answers,
+    otherwise reads return zeros."""
+    MSB = 0
+    LSB = 1
+
+    def __init__(self, id=0, baudrate=1_000_000, polarity=0, phase=0, bits=8,
+                 firstbit=0, sck=None, mosi=None, miso=None, device=None):
+        self.id = id
+        self.device = device
+        self.transfers = []
+        self.init(baudrate, polarity, phase, bits, firstbit)
+        self.pins = (sck, mosi, miso)
+
+    def init(self, baudrate=1_000_000, polarity=0, phase=0, bits=8, firstbit=0, **kw):
+        self.baudrate = baudrate
+        self.polarity = polarity
+        self.phase = phase
+        self.bits = bits
+        self.firstbit = firstbit
+
+    def write_readinto(self, tx, rx):
+        self.transfers.append(bytes(tx))
+        if self.device is not None:
+            self.device.write_readinto(tx, rx)
+        else:
+            for k in range(len(rx)):
+                rx[k] = 0
+
+    def write(self, buf):
+        self.write_readinto(buf, bytearray(len(buf)))
+
+    def readinto(self, buf, write=0):
+        self.write_readinto(bytes([write]) * len(buf), buf)
+
+    def read(self, n, write=0):
+        b = bytearray(n)
+        self.readinto(b, write)
+        return bytes(b)
+
+    def deinit(self):
+        pass
+
+
+class PWM:
+    def __init__(self, pin, freq=0, duty_u16=0):
+        self.pin = pin
+        self._freq = freq
+        self._duty = duty_u16
+
+    def freq(self, hz=None):
+        if hz is None:
+            return self._freq
+        self._freq = hz
+
+    def duty_u16(self, d=None):
+        if d is None:
+            return self._duty
+        self._duty = d
+
+    def deinit(self):
+        self._freq = 0
+
+
+class ADC:
+    """read_u16() plays `codes` (12-bit) in a loop, scaled as the rp2 port does."""
+
+    def __init__(self, pin, codes=(2048,)):
+        self.pin = pin
+        self.codes = codes
+        self._k = 0
+
+    def read_u16(self):
+        c = self.codes[self._k % len(self.codes)]
+        self._k += 1
+        return (c << 4) | (c >> 8)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self.id = id
+        self.callback = None
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=1, freq=None, period=None, callback=None, hard=True):
+        self.mode = mode
+        self.freq = freq
+        self.period = period
+        self.callback = callback
+        self.hard = hard
+
+    def deinit(self):
+        self.callback = None

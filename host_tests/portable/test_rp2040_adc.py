@@ -41,9 +41,9 @@ class Ticks:
 
 def make(v, i, depth=16, stuck=0):
     t = Ticks()
-    drv = RP2040ADC(Adc(v), Adc(i), fs=2500, depth=depth, stuck_frames=stuck, ticks_us=t)
     tim = Timer()
-    drv.start(tim)
+    drv = RP2040ADC(Adc(v), Adc(i), tim, fs=2500, depth=depth, stuck_frames=stuck, ticks_us=t)
+    drv.start()
     return drv, tim, t
 
 

@@ -1,0 +1,135 @@
+# The reference three-phase board: a Raspberry Pi Pico (RP2040) with
+#   - a TI ADS131M06 (six simultaneous 24-bit channels) on SPI0 with DRDY,
+#     its CLKIN made by an RP2040 PWM (drivers/ads131m06.py),
+#   - a MAX3485 RS-485 transceiver on UART0, DE and /RE tied to one pin,
+#   - the HD44780 LCD behind a PCF8574 backpack on I2C0,
+#   - four buttons, a pulse output (N.O. PhotoMOS, 1 Form A), an alarm
+#     output (N.C. PhotoMOS, 1 Form B: closed when unpowered), a power-fail
+#     input from the control-power supply's comparator, a status LED.
+#
+# Like every board module it says what its front-end is (FrontEnd) and what
+# its pins are (PINS, the table docs/pinmaps.md is generated from:
+# tools/gen_pinmaps.py). make_hardware() is the one place that imports
+# machine and builds buses, pins and drivers; everything else is handed them.
+#
+# Clocks (the reasoning is in drivers/ads131m06.py): the RP2040 runs at
+# 128 MHz (PLL VCO 1536 MHz / 6 / 2), the PWM divides by 25 to 5.12 MHz for
+# CLKIN, the ADC runs high-resolution with OSR 1024: 2500 samples/s exactly.
+# Analog front-end: voltage inputs through a resistor divider to <= 1.2 V
+# peak at 120 % of 347 V L-N (PGA 1); current inputs from 1 V or 1/3 V
+# voltage-output CTs through a 1/sqrt(2) divider (PGA 1, or PGA 2 and x3/2
+# in the driver for 1/3 V CTs).
+from frontend import FrontEnd
+
+NAME = "pico_ads131m06"
+DESCRIPTION = "three-phase reference board: Pico + ADS131M06 + MAX3485 + I2C LCD"
+
+SYS_HZ = 128_000_000
+CLKIN_HZ = 5_120_000  # SYS_HZ / 25
+OSR = 1024
+FS = CLKIN_HZ // (2 * OSR)  # 2500 samples/s
+SPI_BAUD = 8_000_000  # one 24-byte frame in 24 us; the ADS131M06 allows 25 MHz
+I2C_FREQ = 100_000
+RING_FRAMES = 256  # 102.4 ms of frames: rides out a ~100 ms main-loop stall
+PULSE_CLOSED_LEVEL = 1  # N.O. PhotoMOS: LED on (pin high) closes the contact
+ALARM_CLOSED_LEVEL = 0  # N.C. PhotoMOS: LED off (pin low) leaves it closed
+
+# (function, pin, note): the one table of this board's wiring
+PINS = (
+    ("SPI0 SCK", "GP18", "ADS131M06 SCLK; SPI mode 1 (CPOL 0, CPHA 1), 8 MHz"),
+    ("SPI0 MOSI", "GP19", "ADS131M06 DIN"),
+    ("SPI0 MISO", "GP16", "ADS131M06 DOUT"),
+    ("ADC CS", "GP17", "ADS131M06 /CS, active low"),
+    ("ADC DRDY", "GP20", "ADS131M06 /DRDY, active low; falling edge -> hard IRQ"),
+    ("ADC SYNC/RESET", "GP21", "ADS131M06 /SYNC/RESET; low > 2048 CLKIN periods resets"),
+    ("ADC CLKIN", "GP22", "PWM slice 3 A: 5.12 MHz (128 MHz / 25) -> 2500 samples/s"),
+    ("ADC AIN0..AIN5", "-", "Va, Vb, Vc, Ia, Ib, Ic (the firmware's frame order)"),
+    ("UART0 TX", "GP0", "MAX3485 DI"),
+    ("UART0 RX", "GP1", "MAX3485 RO"),
+    ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
+    ("I2C0 SDA", "GP4", "PCF8574 LCD backpack, 100 kHz, 4.7k pull-ups to 3.3 V"),
+    ("I2C0 SCL", "GP5", "PCF8574 LCD backpack"),
+    ("Button up", "GP10", "to GND, internal pull-up; low = pressed"),
+    ("Button down", "GP11", "to GND, internal pull-up; low = pressed"),
+    ("Button left", "GP12", "to GND, internal pull-up; low = pressed"),
+    ("Button right", "GP13", "to GND, internal pull-up; low = pressed"),
+    ("Pulse output", "GP14", "N.O. PhotoMOS (1 Form A) LED; high = contact closed"),
+    ("Alarm output", "GP15", "N.C. PhotoMOS (1 Form B) LED; low = contact closed (alarm)"),
+    ("Power-fail input", "GP9", "control-power comparator; low = supply failing"),
+    ("Status LED", "GP25", "on-board LED (Pico; the Pico W's LED is on the radio)"),
+)
+
+# Calibration defaults: nominal resistor values give unity; each board is
+# calibrated on a bench (tools/calibrate.py) and the result kept in the store.
+CAL_GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+CAL_PHASE_DEG = (0.0, 0.0, 0.0)  # simultaneous sampling: no skew to correct
+SYSTEM_TYPES = (10, 11, 12, 31, 40)
+
+
+def gp(function):
+    """The GPIO number of a PINS row, by its function name."""
+    for f, pin, _note in PINS:
+        if f == function:
+            return int(pin[2:])
+    raise KeyError(function)
+
+
+def frontend():
+    return FrontEnd(bits=24, fs=FS)
+
+
+class Hardware:
+    """What make_hardware() hands the runtime."""
+
+    def __init__(self, **parts):
+        for k in parts:
+            setattr(self, k, parts[k])
+
+    def start(self):
+        # reset, configure and verify the ADC, then let DRDY fill the ring
+        self.source.init()
+        self.source.start()
+
+    def deinit(self):
+        self.source.deinit()
+        self.clkin.deinit()
+
+
+def make_hardware(ct_secondary=1, baud=9600):
+    import machine
+
+    from drivers.ads131m06 import ADS131M06
+
+    Pin = machine.Pin
+    machine.freq(SYS_HZ)  # before any bus: UART/I2C/SPI dividers follow it
+    clkin = machine.PWM(Pin(gp("ADC CLKIN")))
+    clkin.freq(CLKIN_HZ)
+    clkin.duty_u16(32768)
+    got = clkin.freq()
+    if got != CLKIN_HZ:
+        raise OSError("CLKIN is %d Hz, not %d: sys clock %d" % (got, CLKIN_HZ, machine.freq()))
+    spi = machine.SPI(0, baudrate=SPI_BAUD, polarity=0, phase=1, bits=8,
+                      firstbit=machine.SPI.MSB, sck=Pin(gp("SPI0 SCK")),
+                      mosi=Pin(gp("SPI0 MOSI")), miso=Pin(gp("SPI0 MISO")))
+    cs = Pin(gp("ADC CS"), Pin.OUT, value=1)
+    drdy = Pin(gp("ADC DRDY"), Pin.IN, Pin.PULL_UP)
+    reset = Pin(gp("ADC SYNC/RESET"), Pin.OUT, value=1)
+    adc = ADS131M06(spi, cs, drdy, reset=reset, clkin=CLKIN_HZ, osr=OSR,
+                    ct_secondary=ct_secondary, depth=RING_FRAMES)
+    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
+                        tx=Pin(gp("UART0 TX")), rx=Pin(gp("UART0 RX")))
+    de = Pin(gp("RS-485 DE"), Pin.OUT, value=0)
+    i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
+    buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)
+                    for b in ("up", "down", "left", "right"))
+    pulse = Pin(gp("Pulse output"), Pin.OUT, value=1 - PULSE_CLOSED_LEVEL)
+    alarm = Pin(gp("Alarm output"), Pin.OUT, value=ALARM_CLOSED_LEVEL)
+    powerfail = Pin(gp("Power-fail input"), Pin.IN, Pin.PULL_UP)
+    led = Pin(gp("Status LED"), Pin.OUT, value=0)
+    return Hardware(
+        name=NAME, frontend=frontend(), source=adc, adc=adc, spi=spi, clkin=clkin,
+        uart=uart, de=de, i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm,
+        powerfail=powerfail, led=led, pulse_closed_level=PULSE_CLOSED_LEVEL,
+        alarm_closed_level=ALARM_CLOSED_LEVEL, powerfail_active_level=0,
+        button_active_level=0,
+    )

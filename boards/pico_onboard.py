@@ -1,0 +1,108 @@
+# Single-phase development board: a Raspberry Pi Pico measuring one voltage
+# (ADC0) and one current (ADC1) with the RP2040's own 12-bit ADC
+# (drivers/rp2040_adc.py), for system type 10. Everything else is wired as
+# on the reference board (pico_ads131m06): RS-485 on UART0, the I2C LCD,
+# four buttons, pulse and alarm outputs, power-fail input, LED.
+#
+# NOT REVENUE-GRADE: the RP2040 ADC has an ENOB of about 8.7 bits and DNL
+# spikes (erratum RP2040-E11), its reference is the 3.3 V rail, and its
+# samples are paced by a timer interrupt. It exists to run and debug the
+# firmware on a bare Pico with a transformer and a CT, not to bill energy.
+#
+# Analog: each input is biased at mid-rail (two 10k resistors from 3V3 to
+# GND, 10 uF to GND) and AC-coupled; the voltage from a small mains
+# transformer and divider, the current from a 1 V (or 1/3 V) output CT,
+# scaled so 120 % of nominal peaks at +-1.6 V around the bias (codes
+# 2048 +- 1985 of 0..4095). Use the ADC_VREF pin with an LM4040-3.0 for a
+# steadier reference.
+from frontend import FrontEnd
+
+NAME = "pico_onboard"
+DESCRIPTION = "single-phase dev board: Pico, RP2040 12-bit ADC (not revenue-grade)"
+
+FS = 2500  # frames/s; the timer runs at 5000/s, one conversion per tick
+RING_FRAMES = 256
+I2C_FREQ = 100_000
+PULSE_CLOSED_LEVEL = 1
+ALARM_CLOSED_LEVEL = 0
+
+PINS = (
+    ("ADC0 voltage", "GP26", "Va: mains transformer + divider, biased at 1.65 V"),
+    ("ADC1 current", "GP27", "Ia: 1 V or 1/3 V CT, biased at 1.65 V"),
+    ("ADC_VREF", "-", "3.3 V rail by default; an LM4040-3.0 here is better"),
+    ("UART0 TX", "GP0", "MAX3485 DI"),
+    ("UART0 RX", "GP1", "MAX3485 RO"),
+    ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
+    ("I2C0 SDA", "GP4", "PCF8574 LCD backpack, 100 kHz"),
+    ("I2C0 SCL", "GP5", "PCF8574 LCD backpack"),
+    ("Button up", "GP10", "to GND, internal pull-up; low = pressed"),
+    ("Button down", "GP11", "to GND, internal pull-up; low = pressed"),
+    ("Button left", "GP12", "to GND, internal pull-up; low = pressed"),
+    ("Button right", "GP13", "to GND, internal pull-up; low = pressed"),
+    ("Pulse output", "GP14", "N.O. PhotoMOS (1 Form A) LED; high = contact closed"),
+    ("Alarm output", "GP15", "N.C. PhotoMOS (1 Form B) LED; low = contact closed (alarm)"),
+    ("Power-fail input", "GP9", "control-power comparator; low = supply failing"),
+    ("Status LED", "GP25", "on-board LED (Pico; the Pico W's LED is on the radio)"),
+)
+
+# The voltage is the mean of two samples 200 us apart (see the driver):
+# a gain of 0.998 at 50 Hz, 0.997 at 60 Hz, left to calibration like the
+# divider tolerances; V and I are on the same instant, so no phase default.
+CAL_GAINS = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+CAL_PHASE_DEG = (0.0, 0.0, 0.0)
+SYSTEM_TYPES = (10,)
+
+
+def gp(function):
+    for f, pin, _note in PINS:
+        if f == function:
+            return int(pin[2:])
+    raise KeyError(function)
+
+
+def frontend():
+    return FrontEnd(bits=12, fs=FS)
+
+
+class Hardware:
+    def __init__(self, **parts):
+        for k in parts:
+            setattr(self, k, parts[k])
+
+    def start(self):
+        self.source.init()
+        self.source.start()
+
+    def deinit(self):
+        self.source.deinit()
+
+
+def make_hardware(ct_secondary=1, baud=9600):
+    import machine
+
+    from drivers.rp2040_adc import RP2040ADC
+
+    if ct_secondary not in (1, 3):
+        raise ValueError("CT secondary must be 1 (1 V) or 3 (1/3 V)")
+    # (a 1/3 V CT needs the board's x3 current amplifier jumper: the RP2040
+    # ADC has no PGA)
+    Pin = machine.Pin
+    adc_v = machine.ADC(Pin(gp("ADC0 voltage")))
+    adc_i = machine.ADC(Pin(gp("ADC1 current")))
+    source = RP2040ADC(adc_v, adc_i, machine.Timer(), fs=FS, depth=RING_FRAMES)
+    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
+                        tx=Pin(gp("UART0 TX")), rx=Pin(gp("UART0 RX")))
+    de = Pin(gp("RS-485 DE"), Pin.OUT, value=0)
+    i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
+    buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)
+                    for b in ("up", "down", "left", "right"))
+    pulse = Pin(gp("Pulse output"), Pin.OUT, value=1 - PULSE_CLOSED_LEVEL)
+    alarm = Pin(gp("Alarm output"), Pin.OUT, value=ALARM_CLOSED_LEVEL)
+    powerfail = Pin(gp("Power-fail input"), Pin.IN, Pin.PULL_UP)
+    led = Pin(gp("Status LED"), Pin.OUT, value=0)
+    return Hardware(
+        name=NAME, frontend=frontend(), source=source, adc=source, uart=uart, de=de,
+        i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm, powerfail=powerfail, led=led,
+        pulse_closed_level=PULSE_CLOSED_LEVEL, alarm_closed_level=ALARM_CLOSED_LEVEL,
+        powerfail_active_level=0, button_active_level=0,
+    )
