@@ -50,3 +50,26 @@ docs: venv
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache bench/results.json
+
+# ---- the board (issue 8): pin maps, flashing, REPL -------------------------
+# make deploy BOARD=pico_ads131m06 PORT=/dev/ttyACM0   (PORT defaults to auto)
+BOARD ?= pico_ads131m06
+PORT  ?= auto
+MPREMOTE = $(VENV)/bin/mpremote
+
+.PHONY: pinmaps deploy repl reset package-json
+
+pinmaps: venv
+	$(PY) tools/gen_pinmaps.py
+
+deploy: venv
+	$(PY) tools/deploy.py --board $(BOARD) --port $(PORT)
+
+repl: venv
+	$(MPREMOTE) connect $(PORT) repl
+
+reset: venv
+	$(MPREMOTE) connect $(PORT) reset
+
+package-json: venv
+	$(PY) tools/deploy.py --package-json

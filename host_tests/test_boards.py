@@ -142,3 +142,28 @@ def test_only_board_modules_import_machine():
                         bad.append(os.path.relpath(os.path.join(dirpath, f), ROOT))
     assert not bad, "only the board modules may import machine: %s" % bad
     assert machine.SPI  # the fakes stand in for it here
+
+
+def test_deploy_stages_board_filesystem(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import deploy
+
+    for board in ("pico_ads131m06", "pico_onboard"):
+        out = deploy.stage(board, str(tmp_path / board))
+        lib = os.listdir(os.path.join(out, "lib"))
+        assert "dsp.mpy" in lib and "frontend.mpy" in lib and board + ".mpy" in lib
+        assert "sim.mpy" not in lib and not any(f.endswith(".py") for f in lib)
+        drivers = os.listdir(os.path.join(out, "lib", "drivers"))
+        assert "ads131m06.mpy" in drivers and "rp2040_adc.mpy" in drivers
+        with open(os.path.join(out, "board.py")) as fh:
+            assert "from %s import *" % board in fh.read()
+    cmd = deploy.deploy_command("/dev/ttyACM0", out)
+    assert cmd[1:3] == ["connect", "/dev/ttyACM0"] and "cp" in cmd and cmd[-1] == "reset"
+
+
+def test_package_json_current():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import deploy
+
+    with open(os.path.join(ROOT, "package.json")) as fh:
+        assert fh.read() == deploy.package_json(), "run make package-json"

@@ -1,0 +1,134 @@
+"""Compile the firmware and one board for the RP2040 and copy it to a board.
+
+    python tools/deploy.py --board pico_ads131m06 --port /dev/ttyACM0
+    python tools/deploy.py --board pico_onboard --stage-only   # no board needed
+    python tools/deploy.py --package-json                      # rewrite package.json
+
+Steps: tools/build_mpy.build() cross-compiles firmware/ and boards/ with
+`mpy-cross -march=armv6m`; the chosen board's files are staged in
+build/deploy/<board>/ as the board's filesystem will hold them:
+    lib/<firmware module>.mpy    every firmware/*.py except main.py
+    lib/<board>.mpy              the board module
+    lib/drivers/<driver>.mpy     boards/drivers/*.py
+    board.py                     `from <board> import *`: the runtime imports `board`
+    main.py                      firmware/main.py as source (the entry point), if present
+then mpremote removes the old /lib tree and copies the staged tree:
+    mpremote connect PORT exec <rm -r /lib> + fs cp -r lib : + fs cp board.py :board.py ...
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build_mpy  # noqa: E402
+
+ROOT = build_mpy.ROOT
+VERSION = "0.1.0"
+
+
+def boards():
+    return sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "boards"))
+                  if f.endswith(".py") and f != "sim.py")
+
+
+def board_py(board):
+    return ("# Written by tools/deploy.py: the board this filesystem runs.\n"
+            "BOARD = %r\n"
+            "from %s import *  # noqa: F401,F403\n" % (board, board))
+
+
+def _py(dirname):
+    d = os.path.join(ROOT, dirname)
+    return sorted(f for f in os.listdir(d) if f.endswith(".py"))
+
+
+def stage(board, build_dir=None):
+    """Compile and lay out the board's filesystem; returns the stage dir."""
+    mpy_dir = os.path.join(ROOT, "build", "mpy")
+    _sizes, failures = build_mpy.build(mpy_dir)
+    if failures:
+        raise SystemExit("mpy-cross failed on %d file(s)" % failures)
+    out = build_dir or os.path.join(ROOT, "build", "deploy", board)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(os.path.join(out, "lib", "drivers"))
+    for f in _py("firmware"):
+        if f != "main.py":
+            shutil.copy(os.path.join(mpy_dir, "firmware", f[:-3] + ".mpy"), os.path.join(out, "lib"))
+    shutil.copy(os.path.join(mpy_dir, "boards", board + ".mpy"), os.path.join(out, "lib"))
+    for f in _py(os.path.join("boards", "drivers")):
+        shutil.copy(os.path.join(mpy_dir, "boards", "drivers", f[:-3] + ".mpy"),
+                    os.path.join(out, "lib", "drivers"))
+    with open(os.path.join(out, "board.py"), "w") as fh:
+        fh.write(board_py(board))
+    main = os.path.join(ROOT, "firmware", "main.py")
+    if os.path.exists(main):
+        shutil.copy(main, os.path.join(out, "main.py"))
+    return out
+
+
+_RM_LIB = ("import os\n"
+           "def rm(p):\n"
+           " try:\n"
+           "  for e in os.ilistdir(p):\n"
+           "   q = p + '/' + e[0]\n"
+           "   rm(q) if e[1] == 0x4000 else os.remove(q)\n"
+           "  os.rmdir(p)\n"
+           " except OSError:\n"
+           "  pass\n"
+           "rm('/lib')\n")
+
+
+def mpremote():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    return exe if os.path.exists(exe) else "mpremote"
+
+
+def deploy_command(port, staged):
+    cmd = [mpremote(), "connect", port, "exec", _RM_LIB,
+           "+", "fs", "cp", "-r", "lib", ":",
+           "+", "fs", "cp", "board.py", ":board.py"]
+    if os.path.exists(os.path.join(staged, "main.py")):
+        cmd += ["+", "fs", "cp", "main.py", ":main.py"]
+    return cmd + ["+", "reset"]
+
+
+def package_json():
+    """mip's package.json: every firmware, board and driver source file,
+    installed flat into /lib (urls relative to this file)."""
+    urls = [[f, "firmware/" + f] for f in _py("firmware") if f != "main.py"]
+    urls += [[f, "boards/" + f] for f in _py("boards") if f != "sim.py"]
+    urls += [["drivers/" + f, "boards/drivers/" + f] for f in _py(os.path.join("boards", "drivers"))]
+    return json.dumps({"urls": urls, "deps": [], "version": VERSION}, indent=2) + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--board", default="pico_ads131m06", choices=boards())
+    ap.add_argument("--port", default="auto", help="serial port for mpremote (default: auto)")
+    ap.add_argument("--stage-only", action="store_true", help="compile and stage, do not copy")
+    ap.add_argument("--dry-run", action="store_true", help="print the mpremote command")
+    ap.add_argument("--package-json", action="store_true", help="rewrite package.json and exit")
+    a = ap.parse_args(argv)
+    if a.package_json:
+        with open(os.path.join(ROOT, "package.json"), "w") as fh:
+            fh.write(package_json())
+        print("wrote package.json")
+        return 0
+    staged = stage(a.board)
+    n = sum(len(files) for _d, _s, files in os.walk(staged))
+    print("staged %d files for %s in %s" % (n, a.board, os.path.relpath(staged, ROOT)))
+    if a.stage_only:
+        return 0
+    cmd = deploy_command(a.port, staged)
+    if a.dry_run:
+        print(" ".join(c if " " not in c and "\n" not in c else repr(c) for c in cmd))
+        return 0
+    return subprocess.call(cmd, cwd=staged)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
