@@ -6,10 +6,11 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("host_tests/fakes", "firmware", "boards", "tools", "host_tests/portable"):
-    p = os.path.join(ROOT, sub)
-    if p not in sys.path:
-        sys.path.insert(0, p)
+# In this order: boards/sim.py (the board) must win over tools/sim.py (the
+# simulator program) for `import sim`.
+_paths = [os.path.join(ROOT, sub) for sub in
+          ("host_tests/fakes", "firmware", "boards", "tools", "host_tests/portable")]
+sys.path[0:0] = [p for p in _paths if p not in sys.path]
 
 if not hasattr(time, "ticks_ms"):
     _PERIOD = 1 << 30

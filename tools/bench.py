@@ -23,8 +23,8 @@ from array import array
 from multiprocessing import Pool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for sub in ("host_tests/fakes", "firmware", "boards", "tools"):
-    sys.path.insert(0, os.path.join(ROOT, sub))
+# boards/ before tools/: `import sim` is the board, not tools/sim.py
+sys.path[0:0] = [os.path.join(ROOT, sub) for sub in ("host_tests/fakes", "firmware", "boards", "tools")]
 
 import readings as R  # noqa: E402
 import scenario  # noqa: E402

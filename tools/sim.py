@@ -1,0 +1,259 @@
+"""The virtual meter: the firmware on the `sim` board, its front-end fed by
+the waveform synthesizer from a scenario, answering real Modbus masters.
+
+    python tools/sim.py --scenario FILE [--speed N|max] [--headless]
+        [--rtu-link PATH] [--rtu-tcp PORT] [--modbus-tcp PORT]
+        [--state DIR] [--exit-at-end] [--runtime micropython|cpython]
+
+The firmware (tools/sim_firmware.py and everything in firmware/) runs in a
+child process, by default under the real `micropython` binary. This host
+side only moves bytes: it owns the pseudo-terminal (Modbus RTU), the TCP
+listeners (RTU framing over TCP, and Modbus TCP; 127.0.0.1 only) and the
+terminal, and relays them to the child as lines on its stdin/stdout:
+
+    to the child      u HEX            bytes from the RTU pseudo-terminal
+                      x CID HEX        bytes from RTU-over-TCP connection CID
+                      m CID HEX        bytes from Modbus TCP connection CID
+                      c CID            connection CID closed
+                      q                stop (the child saves its state first)
+    from the child    u HEX / x CID HEX / m CID HEX   bytes to send back
+                      s JSON           a status snapshot for the live view
+                      i TEXT           a line to print (e.g. 'scenario complete')
+                      e                the child is exiting
+"""
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scenario", default=os.path.join(ROOT, "tools", "scenarios", "default.json"))
+    ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython")
+    ap.add_argument("--speed", default="1", help="simulated seconds per real second, or 'max'")
+    ap.add_argument("--rtu-link", help="also make a symlink at PATH to the RTU pseudo-terminal")
+    ap.add_argument("--rtu-tcp", type=int, help="serve RTU framing over TCP on 127.0.0.1:PORT")
+    ap.add_argument("--modbus-tcp", type=int, help="serve Modbus TCP on 127.0.0.1:PORT")
+    ap.add_argument("--state", help="keep the meter's non-volatile store in DIR between runs")
+    ap.add_argument("--headless", action="store_true", help="no live view: for scripts")
+    ap.add_argument("--exit-at-end", action="store_true", help="exit when the scenario ends")
+    a = ap.parse_args(argv)
+    if a.speed != "max":
+        try:
+            if float(a.speed) <= 0:
+                raise ValueError
+        except ValueError:
+            ap.error("--speed takes a positive number or 'max'")
+    for port in (a.rtu_tcp, a.modbus_tcp):
+        if port is not None and not 0 < port < 65536:
+            ap.error("TCP ports are 1..65535")
+    return a
+
+
+def child_command(a):
+    script = os.path.join(ROOT, "tools", "sim_firmware.py")
+    if a.runtime == "micropython":
+        exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+        if not os.path.exists(exe):
+            exe = "micropython"
+        cmd = [exe, "-X", "heapsize=4M", script]
+    else:
+        cmd = [sys.executable, "-u", script]
+    cmd += ["--scenario", os.path.abspath(a.scenario), "--speed", str(a.speed)]
+    if a.state:
+        cmd += ["--state", os.path.abspath(a.state)]
+    if a.exit_at_end:
+        cmd.append("--exit-at-end")
+    return cmd
+
+
+class Host:
+    def __init__(self, a):
+        self.a = a
+        self.sel = selectors.DefaultSelector()
+        self.conns = {}  # cid -> (socket, kind 'x' or 'm')
+        self.next_cid = 1
+        self.live = not a.headless and sys.stdout.isatty()
+        self.status = None
+        self.buf = b""
+        self.child = None
+        self.rtu_path = None
+        self.master = None
+
+    # ---- set-up --------------------------------------------------------
+    def start(self):
+        a = self.a
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        tty.setraw(self.master)
+        self.slave = slave  # kept open so the link survives clients closing it
+        self.rtu_path = os.ttyname(slave)
+        os.set_blocking(self.master, False)
+        self.sel.register(self.master, selectors.EVENT_READ, ("pty", None))
+        print("modbus-rtu: %s" % self.rtu_path, flush=True)
+        if a.rtu_link:
+            if os.path.islink(a.rtu_link) or os.path.exists(a.rtu_link):
+                os.unlink(a.rtu_link)
+            os.symlink(self.rtu_path, a.rtu_link)
+            print("modbus-rtu-link: %s" % a.rtu_link, flush=True)
+        for port, kind, label in ((a.rtu_tcp, "x", "rtu-tcp"), (a.modbus_tcp, "m", "modbus-tcp")):
+            if port is None:
+                continue
+            srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", port))
+            srv.listen(8)
+            srv.setblocking(False)
+            self.sel.register(srv, selectors.EVENT_READ, ("listen", kind))
+            print("%s: 127.0.0.1:%d" % (label, port), flush=True)
+        env = dict(os.environ)
+        if a.runtime == "cpython":
+            env["PYTHONPATH"] = os.path.join(ROOT, "host_tests", "fakes")
+        self.child = subprocess.Popen(child_command(a), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      env=env, cwd=ROOT)
+        os.set_blocking(self.child.stdout.fileno(), False)
+        self.sel.register(self.child.stdout, selectors.EVENT_READ, ("child", None))
+
+    # ---- relay ---------------------------------------------------------
+    def to_child(self, line):
+        try:
+            self.child.stdin.write(line.encode() + b"\n")
+            self.child.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def from_child(self):
+        try:
+            data = os.read(self.child.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            if not self.child_line(line.decode("utf-8", "replace")):
+                return False
+        return True
+
+    def child_line(self, line):
+        tag, _, rest = line.partition(" ")
+        if tag == "u":
+            os.write(self.master, bytes.fromhex(rest))
+        elif tag in ("x", "m"):
+            cid, _, hexdata = rest.partition(" ")
+            conn = self.conns.get(int(cid))
+            if conn:
+                try:
+                    conn[0].sendall(bytes.fromhex(hexdata))
+                except OSError:
+                    self.close_conn(int(cid))
+        elif tag == "s":
+            self.status = json.loads(rest)
+            if self.live:
+                self.draw()
+        elif tag == "i":
+            print(rest, flush=True)
+        elif tag == "e":
+            return False
+        else:
+            print(line, file=sys.stderr, flush=True)
+        return True
+
+    def close_conn(self, cid):
+        conn = self.conns.pop(cid, None)
+        if conn:
+            self.sel.unregister(conn[0])
+            conn[0].close()
+            self.to_child("c %d" % cid)
+
+    def draw(self):
+        s = self.status
+        lines = ["virtual meter  t=%.0f s  %s" % (s.get("t", 0), self.rtu_path)]
+        for row in s.get("rows", []):
+            lines.append(row)
+        sys.stdout.write("\x1b[H\x1b[J" + "\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    def run(self):
+        self.start()
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+        alive = True
+        while alive and not stop:
+            for key, _ in self.sel.select(timeout=0.2):
+                what, arg = key.data
+                if what == "pty":
+                    try:
+                        data = os.read(self.master, 4096)
+                    except (BlockingIOError, OSError):
+                        data = b""
+                    if data:
+                        self.to_child("u " + data.hex())
+                elif what == "listen":
+                    sock, _ = key.fileobj.accept()
+                    sock.setblocking(False)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    cid = self.next_cid
+                    self.next_cid += 1
+                    self.conns[cid] = (sock, arg)
+                    self.sel.register(sock, selectors.EVENT_READ, ("conn", cid))
+                elif what == "conn":
+                    conn = self.conns.get(arg)
+                    if conn is None:
+                        continue
+                    try:
+                        data = conn[0].recv(4096)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if data:
+                        self.to_child("%s %d %s" % (conn[1], arg, data.hex()))
+                    else:
+                        self.close_conn(arg)
+                elif what == "child":
+                    if not self.from_child():
+                        alive = False
+            if self.child.poll() is not None:
+                alive = False
+        return self.shutdown()
+
+    def shutdown(self):
+        if self.child.poll() is None:
+            self.to_child("q")
+            try:
+                self.child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+        # whatever the child said last (its final lines) is still in the pipe
+        os.set_blocking(self.child.stdout.fileno(), True)
+        rest = self.buf + self.child.stdout.read()
+        for line in rest.decode("utf-8", "replace").split("\n"):
+            if line:
+                self.child_line(line)
+        if self.a.rtu_link and os.path.islink(self.a.rtu_link):
+            os.unlink(self.a.rtu_link)
+        return self.child.returncode or 0
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    if not os.path.exists(a.scenario):
+        sys.exit("sim: no scenario file %s" % a.scenario)
+    sys.exit(Host(a).run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+# The virtual meter's firmware side: the `sim` board's main loop. Runs under
+# the real `micropython` binary (default) or CPython, started by tools/sim.py,
+# which relays the Modbus links over this process's stdin/stdout (protocol in
+# tools/sim.py). Everything the meter does is the firmware's own code; this
+# file only plays the board: a synthesized front-end, a clock, a UART and
+# TCP sockets made of lines on a pipe, and a state directory for flash.
+#
+# Time: simulated time is the number of frames fed to the DSP divided by fs.
+# With --speed N it follows the wall clock times N; with --speed max it runs
+# as fast as the CPU allows, a simulated second at a time, answering Modbus
+# between seconds. When the scenario ends, simulated time stops and the meter
+# keeps answering with its state frozen.
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+# firmware/ and boards/ ahead of tools/ (the script's own directory, which
+# the interpreter put first): `import sim` must be the board, not tools/sim.py
+sys.path[:] = [_here + "/../firmware", _here + "/../boards"] + \
+    [p for p in sys.path if p not in ("", ".", _here)] + [_here]
+
+import select  # noqa: E402
+import time  # noqa: E402
+
+import scenario  # noqa: E402
+
+IS_MP = sys.implementation.name == "micropython"
+if not IS_MP:
+    import os
+
+
+def ticks_us():
+    if IS_MP:
+        return time.ticks_us()
+    return int(time.monotonic() * 1000000)
+
+
+def ticks_diff(a, b):
+    if IS_MP:
+        return time.ticks_diff(a, b)
+    return a - b
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    if not IS_MP:
+        sys.stdout.flush()
+
+
+class LineInput:
+    """Lines from the host, without blocking the simulation."""
+
+    def __init__(self):
+        self.poll = select.poll()
+        self.poll.register(sys.stdin, select.POLLIN)
+        self.pending = []
+        self.buf = b""
+        self.closed = False
+
+    def lines(self, timeout_ms):
+        if self.pending:
+            timeout_ms = 0
+        while self.poll.poll(timeout_ms):
+            timeout_ms = 0
+            if IS_MP:
+                line = sys.stdin.readline()  # unbuffered: poll stays exact
+                if not line:
+                    self.closed = True
+                    break
+                self.pending.append(line.rstrip("\n"))
+            else:
+                data = os.read(0, 65536)
+                if not data:
+                    self.closed = True
+                    break
+                self.buf += data
+                while b"\n" in self.buf:
+                    line, self.buf = self.buf.split(b"\n", 1)
+                    self.pending.append(line.decode())
+        got = self.pending
+        self.pending = []
+        return got
+
+
+def parse_argv(argv):
+    opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--scenario", "--speed", "--state"):
+            opts[a[2:]] = argv[i + 1]
+            i += 2
+        elif a == "--exit-at-end":
+            opts["exit_at_end"] = True
+            i += 1
+        else:
+            raise ValueError("unknown argument %s" % a)
+    return opts
+
+
+def main():
+    opts = parse_argv(sys.argv[1:])
+    try:
+        sc = scenario.load(opts["scenario"])
+    except scenario.ScenarioError as e:
+        out("i bad scenario: %s" % e)
+        out("e")
+        sys.exit(2)
+    from simboard import SimBoard
+
+    board = SimBoard(sc, opts["state"])
+    speed = None if opts["speed"] == "max" else float(opts["speed"])
+    inp = LineInput()
+    fs = board.fs
+    t0 = ticks_us()
+    fed_at_t0 = 0
+    ended = False
+    last_status = -1
+    while True:
+        for line in inp.lines(0 if (speed is None and not ended) else 2):
+            if line == "q":
+                board.stop()
+                out("e")
+                return
+            board.host_line(line, ticks_us())
+        if inp.closed:
+            board.stop()
+            return
+        board.poll(ticks_us())
+        if not ended:
+            if speed is None:
+                due = board.fed + fs  # a simulated second per turn
+            else:
+                elapsed = ticks_diff(ticks_us(), t0)
+                due = fed_at_t0 + int(elapsed * speed * fs / 1000000)
+            if due > board.fed:
+                if not board.feed(min(due - board.fed, fs)):
+                    ended = True
+                    out("i scenario complete")
+                    board.scenario_complete()
+                    if opts["exit_at_end"]:
+                        board.stop()
+                        out("e")
+                        return
+            sec = board.fed // fs
+            if sec != last_status:
+                last_status = sec
+                out("s " + board.status_json())
+
+
+main()

@@ -1,0 +1,216 @@
+# The `sim` board at run time (portable: micropython or CPython): the
+# firmware's meter and Modbus slave, with the board's peripherals played by
+# the host. Driven by tools/sim_firmware.py.
+#   front-end  -> boards/sim.SynthSource (the synthesizer)
+#   RS-485     -> 'u' lines (the host's pseudo-terminal), one RTU slave
+#   RTU on TCP -> 'x' lines, an RTU slave per connection (a serial gateway)
+#   Modbus TCP -> 'm' lines, a TCP session per connection
+#   flash      -> files in the --state directory
+import json
+from array import array
+
+import readings as R
+from meter import Meter
+from modbus_pdu import ModbusPdu
+from modbus_rtu import RtuSlave
+from modbus_tcp import TcpSession
+from nvstore import FileBackend, NvStore
+from persist import SAVE_PERIOD_S, Persist
+from sim import SynthSource
+
+BLOCK = 252  # frames per acquisition block (100 ms at 2520/s)
+
+
+def scenario_settings(cfg):
+    """The scenario's config block as one configuration change (the names of
+    firmware/config.py; pt_ratio is held x 100 as register 133)."""
+    return {
+        "system_type": cfg["system_type"],
+        "ct_primary": cfg["ct_primary_a"],
+        "ct_secondary": cfg["ct_secondary_v"],
+        "pt_ratio": int(cfg["pt_ratio"] * 100 + 0.5),
+        "system_voltage": cfg["system_voltage_v"],
+        "pl_volts": cfg["phase_loss_pct"],
+        "pl_imbal": cfg["imbalance_pct"],
+        "pulse_wh": cfg["pulse_wh"],
+        "demand_n": cfg["demand_subintervals"],
+        "demand_len": cfg["demand_subinterval_s"],
+        "display_units": cfg["display_units"],
+        "address": cfg["modbus_address"],
+        "baud": cfg["baud"],
+        "parity": "NOE".index(cfg["parity"]),
+    }
+
+
+# settings that others are checked against go first (datasheet: set the PT
+# ratio before the system voltage, both before the pulse energy)
+_ORDER = ("system_type", "ct_primary", "ct_secondary", "pt_ratio", "system_voltage")
+
+
+def configure(config, changes):
+    """Apply the scenario's settings as an installer would: all at once, or,
+    if the meter refuses that, one by one, keeping what it accepts and
+    saying what it refused."""
+    from config import ConfigError
+
+    try:
+        config.apply(changes)
+        return
+    except ConfigError:
+        pass
+    keys = [k for k in _ORDER if k in changes] + [k for k in changes if k not in _ORDER]
+    for k in keys:
+        try:
+            config.apply({k: changes[k]})
+        except ConfigError as e:
+            _out("i config: %s = %r refused (%s), kept %r" % (k, changes[k], e.reason, getattr(config, k)))
+
+
+def _out(line):
+    import sys
+
+    sys.stdout.write(line + "\n")
+    if sys.implementation.name != "micropython":
+        sys.stdout.flush()
+
+
+class SimBoard:
+    def __init__(self, sc, state_dir=None):
+        self.source = SynthSource(sc)
+        self.fs = self.source.frontend.fs
+        self.meter = Meter(self.source.frontend, serial="SIM-0001")
+        self.persist = None
+        if state_dir:
+            _mkdir(state_dir)
+            store = NvStore(FileBackend(state_dir + "/nv_a.bin", state_dir + "/nv_b.bin"))
+            self.persist = Persist(self.meter, store)
+            fresh = self.persist.boot()
+        else:
+            fresh = True
+            self.meter.config.count_power_up()
+        if fresh:
+            # a factory-fresh meter is set up as the scenario says; a meter
+            # with a store keeps its own configuration, as after a power cycle
+            configure(self.meter.config, scenario_settings(sc.config))
+            if self.persist:
+                self.persist.save()
+        if self.persist and self.persist.alert:
+            _out("i store was corrupt: factory defaults, alert raised")
+        self.meter.on_second = self._second
+        self.pdu = ModbusPdu(self.meter.bank)
+        self.rtu = RtuSlave(self.pdu, self.meter.config)
+        # A pseudo-terminal hands over whole writes with no character timing,
+        # so the 1.5-character rule cannot be judged there.
+        self.rtu.CHECK_T15 = False
+        self.rtu_tcp = {}
+        self.tcp = {}
+        self.buf = array("i", bytes(24 * BLOCK))
+        self.fed = 0
+
+    # ---- the host's links ---------------------------------------------
+    def host_line(self, line, now_us):
+        tag = line[:1]
+        if tag == "u":
+            data = bytes.fromhex(line[2:])
+            self.rtu.feed(data, now_us)
+        elif tag == "x":
+            cid, data = _conn(line)
+            slave = self.rtu_tcp.get(cid)
+            if slave is None:
+                slave = RtuSlave(self.pdu, self.meter.config)
+                slave.CHECK_T15 = False
+                self.rtu_tcp[cid] = slave
+            slave.feed(data, now_us)
+        elif tag == "m":
+            cid, data = _conn(line)
+            sess = self.tcp.get(cid)
+            if sess is None:
+                sess = self.tcp[cid] = TcpSession(self.pdu, self.meter.config)
+            for reply in sess.handle_stream(data):
+                _out("m %d %s" % (cid, _hex(reply)))
+        elif tag == "c":
+            cid = int(line[2:])
+            self.rtu_tcp.pop(cid, None)
+            self.tcp.pop(cid, None)
+
+    def poll(self, now_us):
+        r = self.rtu.poll(now_us)
+        if r is not None:
+            _out("u " + _hex(r))
+            self.rtu.sent()
+        for cid in self.rtu_tcp:
+            slave = self.rtu_tcp[cid]
+            r = slave.poll(now_us)
+            if r is not None:
+                _out("x %d %s" % (cid, _hex(r)))
+                slave.sent()
+
+    # ---- the front-end -------------------------------------------------
+    def feed(self, nframes):
+        """Acquire and process up to nframes; False once the scenario is over."""
+        while nframes > 0:
+            want = BLOCK if nframes > BLOCK else nframes
+            n = self.source.synth.fill(self.buf, want)
+            if n == 0:
+                return False
+            self.meter.process(self.buf, n)
+            self.fed += n
+            nframes -= n
+        return True
+
+    def _second(self, meter):
+        if self.persist and meter.dsp.seconds % SAVE_PERIOD_S == 0:
+            self.persist.save()
+
+    def scenario_complete(self):
+        if self.persist:
+            self.persist.save()
+
+    def stop(self):
+        if self.persist:
+            self.persist.save()
+
+    def status_json(self):
+        return json.dumps({"t": self.fed / self.fs, "rows": summary(self.meter)})
+
+
+def summary(meter):
+    """A few lines for the simulator's live view."""
+    d = meter.dsp
+    r = d.readings
+
+    def v(idx, spec):
+        return (spec % r[idx]) if d.valid & (1 << idx) else "----"
+
+    en = meter.energy
+    e = (en.kwh(R.E_WH_IMP, R.E_TOTAL), en.kwh(R.E_WH_EXP, R.E_TOTAL))
+    c = meter.config
+    return [
+        "type %d  CT %d A  PT %.2f  addr %d  %d %s" % (c.system_type, c.ct_primary, c.pt_ratio / 100.0,
+                                                     c.address, c.baud, c.parity_char),
+        "V L-N  %s %s %s" % (v(R.R_VLN, "%.1f"), v(R.R_VLN + 1, "%.1f"), v(R.R_VLN + 2, "%.1f")),
+        "V L-L  %s %s %s" % (v(R.R_VLL, "%.1f"), v(R.R_VLL + 1, "%.1f"), v(R.R_VLL + 2, "%.1f")),
+        "I      %s %s %s  f %s Hz" % (v(R.R_I, "%.2f"), v(R.R_I + 1, "%.2f"), v(R.R_I + 2, "%.2f"),
+                                       v(R.R_FREQ, "%.3f")),
+        "P %.3f kW  Q %.3f kvar  S %.3f kVA  PF %.3f" % (r[R.R_P_TOT] / 1e3, r[R.R_Q_TOT] / 1e3,
+                                                       r[R.R_S_TOT] / 1e3, r[R.R_PF_TOT]),
+        "kWh import %.4f  export %.4f   errors 0x%04x" % (e[0], e[1], meter.errors()),
+    ]
+
+
+def _mkdir(path):
+    import os
+
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass
+
+
+def _conn(line):
+    sp = line.index(" ", 2)
+    return int(line[2:sp]), bytes.fromhex(line[sp + 1:])
+
+
+def _hex(b):
+    return bytes(b).hex()
