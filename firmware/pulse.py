@@ -3,6 +3,11 @@
 # closure time (register 145) the meter chooses, with the open time at least
 # the closure time (datasheet 'Set Pulse', registers 135, 144, 145, 146).
 #
+# Which pulse energy and closure time to use (registers 135, 144, 145, the
+# duration hunt and error bit 15) is the configuration's business
+# (config.py); this module only schedules the contact: reconfigure() takes
+# what the configuration decided.
+#
 # Pure logic: the pin is any object with .value(v); time comes in as
 # time.ticks_ms() values. tick() allocates nothing and may run from a
 # machine.Timer hard interrupt; everything else runs in the main loop.
@@ -47,29 +52,6 @@ _CLOSED = const(1)
 _OPEN = const(2)
 
 
-def keeps_up_w(wh_per_pulse, closure_ms):
-    # datasheet, registers 144/145: max W = 1,800,000 x Wh per pulse / ms
-    return 1800000 * wh_per_pulse // closure_ms
-
-
-def choose_duration(max_power_w, wh_per_pulse):
-    """Register 145: the slowest closure (ms) that keeps up with
-    max_power_w (register 135, in W), or None (register 146 bit 15)."""
-    for ms in DURATIONS:
-        if 1800000 * wh_per_pulse >= max_power_w * ms:
-            return ms
-    return None
-
-
-def max_power_w(system_type, system_voltage, ct_primary):
-    # Register 135 (addendum): type 10: V x I (134 is L-N); 11, 12: V_LL x I;
-    # 31, 40: sqrt(3) x V_LL x I. Default 40, 600 V, 100 A -> 103923 W.
-    p = system_voltage * ct_primary
-    if system_type in (31, 40):
-        return p * 1.7320508075688772
-    return float(p)
-
-
 def max_pulses_per_s(closure_ms):
     # open >= closed: one pulse per 2 x closure
     return 1000 / (2 * closure_ms)
@@ -102,7 +84,6 @@ class PulseOutput:
         self._frac2 = 0.0
         self._last_total = None
         self.overrun = False  # register 146 bit 14 (latched)
-        self.config_error = False  # register 146 bit 15
         self.wh_per_pulse = wh_per_pulse
         self.closure_ms = closure_ms
         self._upp = wh_per_pulse * units_per_wh
@@ -307,41 +288,7 @@ class PulseOutput:
         self._set_limit()
         self.add_units(owed)
 
-    def set_pulse_energy(self, wh_per_pulse, max_power_w):
-        # Register 144 write: refused (False, nothing changes) when no
-        # duration keeps up with register 135.
-        if wh_per_pulse not in PULSE_ENERGIES:
-            return False
-        ms = choose_duration(max_power_w, wh_per_pulse)
-        if ms is None:
-            return False
-        self.reconfigure(wh_per_pulse, ms)
-        self.config_error = False
-        return True
-
-    def hunt(self, max_power_w):
-        # After a change of system type, CT, PT or system voltage (registers
-        # 130-134): find a new duration for the same pulse energy. None found:
-        # bit 15, pulse energy and the old duration kept (the receiver was set
-        # up for it). Returns the duration or None.
-        ms = choose_duration(max_power_w, self.wh_per_pulse)
-        if ms is None:
-            self.config_error = True
-            return None
-        self.config_error = False
-        if ms != self._ms:
-            self.reconfigure(self.wh_per_pulse, ms)
-        return ms
-
     def deinit(self):
         self._pin.value(self._off)
         self._state = _IDLE
 
-
-def first_valid_energy(max_power_w, from_wh=10):
-    # UI 'moving up': the first register-144 value >= from_wh with a duration
-    # that keeps up, or None
-    for wh in PULSE_ENERGIES:
-        if wh >= from_wh and choose_duration(max_power_w, wh) is not None:
-            return wh
-    return None

@@ -7,7 +7,8 @@ from array import array
 import micropython
 
 import pulse
-from pulse import PulseOutput, choose_duration, max_power_w
+from config import pulse_ms_for, theoretical_max_power
+from pulse import PulseOutput
 
 
 class RecPin:
@@ -65,33 +66,27 @@ def check_timing(pin, closure_ms):
 
 
 def test_register_135_default_and_duration_choice():
+    # the numbers the pulse output runs at come from config.py (one place):
     # addendum: default type 40, 600 V, 100 A -> 103.9 kW ('104 kW')
-    p = max_power_w(40, 600, 100)
+    p = theoretical_max_power(40, 100, 600)
     assert 103920 < p < 103925
     # 1,800,000 x Wh / ms >= W, slowest of 500..10 ms (register 145)
-    assert choose_duration(p, 1000) == 500
-    assert choose_duration(p, 100) == 500
-    assert choose_duration(p, 10) == 100  # 10 Wh: ms <= 173
+    assert pulse_ms_for(1000, p) == 500
+    assert pulse_ms_for(100, p) == 500
+    assert pulse_ms_for(10, p) == 100  # 10 Wh: ms <= 173
     # 32000 A CTs at 600 V, type 40: 33.3 MW
-    big = max_power_w(40, 600, 32000)
-    assert choose_duration(big, 10) is None
-    assert choose_duration(big, 100) is None  # would need 5.4 ms
-    assert choose_duration(big, 1000) == 50
-    assert choose_duration(big, 10000) == 500
+    big = theoretical_max_power(40, 32000, 600)
+    assert pulse_ms_for(10, big) == 0
+    assert pulse_ms_for(100, big) == 0  # would need 5.4 ms
+    assert pulse_ms_for(1000, big) == 50
+    assert pulse_ms_for(10000, big) == 500
     # types 10, 11, 12: no sqrt(3)
-    assert max_power_w(10, 277, 100) == 27700.0
-    assert max_power_w(12, 240, 200) == 48000.0
-    assert pulse.keeps_up_w(10, 10) == 1800000
+    assert theoretical_max_power(10, 100, 277) == 27700.0
+    assert theoretical_max_power(12, 200, 240) == 48000.0
     # exactly at the limit keeps up: 10 Wh at 10 ms = 1.8 MW
-    assert choose_duration(1800000, 10) == 10
-    assert choose_duration(1800001, 10) is None
-
-
-def test_first_valid_energy():
-    big = max_power_w(40, 600, 32000)
-    assert pulse.first_valid_energy(big) == 1000
-    assert pulse.first_valid_energy(103923) == 10
-    assert pulse.first_valid_energy(1e12) is None
+    assert pulse_ms_for(10, 1800000) == 10
+    assert pulse_ms_for(10, 1800001) == 0
+    assert pulse.max_pulses_per_s(10) == 50
 
 
 def test_pulses_at_maximum_rate():
@@ -264,35 +259,6 @@ def test_pulse_in_progress_finishes_with_its_time():
     assert c[0][1] - c[0][0] == 500  # the first ran its 500 ms
     assert c[1][1] - c[1][0] == 10
     assert out.count == 2
-
-
-def test_hunt_after_configuration_changes():
-    # 'Set Pulse': a change of 130/131/132/134 hunts a new duration but keeps
-    # the pulse energy; none found -> bit 15, energy and duration kept
-    out = PulseOutput(RecPin(), 1000, 500)
-    assert out.hunt(max_power_w(40, 600, 100)) == 500
-    assert out.set_pulse_energy(10, max_power_w(40, 600, 100))
-    assert (out.wh_per_pulse, out.closure_ms) == (10, 100)
-    # CT to 1000 A: 1.04 MW, 10 Wh needs 17 ms -> 10 ms
-    assert out.hunt(max_power_w(40, 600, 1000)) == 10
-    assert out.closure_ms == 10 and not out.config_error
-    # CT to 5000 A: 5.2 MW, nothing keeps up with 10 Wh
-    assert out.hunt(max_power_w(40, 600, 5000)) is None
-    assert out.config_error
-    assert (out.wh_per_pulse, out.closure_ms) == (10, 10)
-    # register 144 write that cannot keep up is refused, nothing changes
-    # (100 Wh would keep up at 25 ms here; at 20000 A, 20.8 MW, it needs 8.7)
-    assert not out.set_pulse_energy(100, max_power_w(40, 600, 20000))
-    assert (out.wh_per_pulse, out.closure_ms) == (10, 10) and out.config_error
-    assert not out.set_pulse_energy(55, 1000)
-    # a larger energy that keeps up clears bit 15
-    assert out.set_pulse_energy(1000, max_power_w(40, 600, 5000))
-    assert (out.wh_per_pulse, out.closure_ms) == (1000, 250)
-    assert not out.config_error
-    # back to a small service: slowest duration again
-    assert out.hunt(max_power_w(10, 120, 5)) == 500
-    # type change 40 -> 11 at 32000 A, 600 V: 19.2 MW; 1000 Wh -> 50 ms
-    assert out.hunt(max_power_w(11, 600, 32000)) == 50
 
 
 def test_counters_registers_39_to_42():
