@@ -17,6 +17,7 @@ import micropython
 from micropython import const
 
 import regmap
+from alarms import events
 from compat import ptr8  # noqa: F401  (viper cast; a no-op on CPython)
 from config import PHASES, ConfigError
 from energy import K_VAH_NET, K_WH_NET, MWS_PER_KWH, MWS_PER_WH, scaled
@@ -82,7 +83,6 @@ _SCALES = {
     "TotVArh_SF": "ss_e_sf",
 }
 _UNIT_FACTOR = {"kW": 0.001, "kVAR": 0.001, "kVA": 0.001, "Pct": 100.0}
-_SS_EVT = ((0x0700, 0x0C), (0x3800, 0x10), (0x0038, 0x20), (0x0007, 0x40))  # 146 bits -> Evt
 
 
 @micropython.viper
@@ -111,6 +111,9 @@ class RegisterBank:
         self.readings = None  # the DSP's array('f'), readings.R_*
         self.valid = 0
         self.errors = 0  # register 146
+        # a phase-loss alarm with a voltage below the 142 threshold (not only
+        # imbalance): SunSpec's Under_Voltage event (alarms.events)
+        self.under_voltage = False
         self.on_command = None  # called with a 129 value after it ran
         self.on_log_reset = None  # 129 = 16640, for the data-logging issue
         nwords = 0
@@ -284,11 +287,7 @@ class RegisterBank:
             if a == "ID":
                 return regmap.SS_MODEL_BY_TYPE[cfg.system_type]
             if a == "Evt":
-                evt = 0
-                for bits, flag in _SS_EVT:
-                    if self.errors & bits:
-                        evt |= flag
-                return evt
+                return events(self.errors, self.under_voltage)
             sc = _SCALES[a]
             return (sc if isinstance(sc, int) else getattr(cfg, sc)) & 0xFFFF
         return a  # _S_STR: bytes
