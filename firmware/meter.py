@@ -23,7 +23,7 @@ class Meter:
         c = self.config
         self.demand = Demand(c.demand_len, c.demand_n)
         self.extra_errors = 0  # register 146 bits 8-14, set by alarms / pulse
-        self.on_second = None  # called with this Meter after each second
+        self.on_second = None  # called with this Meter each second, before the image refresh
         self._configure_dsp()
         self.bank = RegisterBank(c, self.energy, self.demand, self.counters, serial)
         self.dsp.on_second = self._second
@@ -51,9 +51,11 @@ class Meter:
     def _second(self, dsp):
         self.energy.add(dsp.energy)
         self.demand.add(dsp.energy)
-        self.bank.refresh(dsp.readings, dsp.valid, self.errors())
+        # outputs and alarms (app.py) update counters and extra_errors first,
+        # so the image refreshed below is all of the same second
         if self.on_second is not None:
             self.on_second(self)
+        self.bank.refresh(dsp.readings, dsp.valid, self.errors())
 
     def process(self, buf, nframes=-1):
         return self.dsp.process(buf, nframes)

@@ -33,6 +33,9 @@ import sys
 import tty
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEYS = ("up", "down", "left", "right")
+# terminal escape sequences of the arrow keys -> the meter's four buttons
+ARROWS = {b"\x1b[A": "up", b"\x1b[B": "down", b"\x1b[C": "right", b"\x1b[D": "left"}
 
 
 def parse_args(argv=None):
@@ -46,6 +49,8 @@ def parse_args(argv=None):
     ap.add_argument("--state", help="keep the meter's non-volatile store in DIR between runs")
     ap.add_argument("--headless", action="store_true", help="no live view: for scripts")
     ap.add_argument("--exit-at-end", action="store_true", help="exit when the scenario ends")
+    ap.add_argument("--keys", help='replay a key script: "up up right ..." (250 ms of simulated time apart)')
+    ap.add_argument("--lcd-log", help="append every new LCD frame to FILE (two lines of text)")
     a = ap.parse_args(argv)
     if a.speed != "max":
         try:
@@ -73,6 +78,13 @@ def child_command(a):
         cmd += ["--state", os.path.abspath(a.state)]
     if a.exit_at_end:
         cmd.append("--exit-at-end")
+    if a.keys:
+        bad = [k for k in a.keys.split() if k not in KEYS]
+        if bad:
+            sys.exit("sim: --keys takes up, down, left, right; not %s" % ", ".join(bad))
+        cmd += ["--keys", a.keys]
+    if a.lcd_log:
+        cmd += ["--lcd-log", os.path.abspath(a.lcd_log)]
     return cmd
 
 
@@ -84,6 +96,7 @@ class Host:
         self.next_cid = 1
         self.live = not a.headless and sys.stdout.isatty()
         self.status = None
+        self.lcd = ["", ""]
         self.buf = b""
         self.child = None
         self.rtu_path = None
@@ -161,6 +174,10 @@ class Host:
             self.status = json.loads(rest)
             if self.live:
                 self.draw()
+        elif tag == "l":
+            self.lcd = json.loads(rest)
+            if self.live:
+                self.draw()
         elif tag == "i":
             print(rest, flush=True)
         elif tag == "e":
@@ -177,15 +194,43 @@ class Host:
             self.to_child("c %d" % cid)
 
     def draw(self):
-        s = self.status
-        lines = ["virtual meter  t=%.0f s  %s" % (s.get("t", 0), self.rtu_path)]
-        for row in s.get("rows", []):
-            lines.append(row)
-        sys.stdout.write("\x1b[H\x1b[J" + "\n".join(lines) + "\n")
+        s = self.status or {}
+        lines = ["virtual meter  t=%.0f s  modbus-rtu %s" % (s.get("t", 0), self.rtu_path),
+                 "+----------------+",
+                 "|%-16s|" % self.lcd[0],
+                 "|%-16s|   arrow keys: the four buttons, Ctrl-C: stop" % self.lcd[1],
+                 "+----------------+", ""]
+        lines += s.get("rows", [])
+        sys.stdout.write("\x1b[H\x1b[J" + "\r\n".join(lines) + "\r\n")
         sys.stdout.flush()
+
+    def keyboard(self):
+        data = os.read(sys.stdin.fileno(), 64)
+        if b"\x03" in data or b"q" in data:
+            return False
+        for seq, name in ARROWS.items():
+            if seq in data:
+                self.to_child("k " + name)
+        return True
 
     def run(self):
         self.start()
+        saved_tty = None
+        if self.live:
+            import termios
+
+            saved_tty = termios.tcgetattr(sys.stdin.fileno())
+            tty.setcbreak(sys.stdin.fileno())
+            self.sel.register(sys.stdin, selectors.EVENT_READ, ("keys", None))
+        try:
+            return self._loop()
+        finally:
+            if saved_tty is not None:
+                import termios
+
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved_tty)
+
+    def _loop(self):
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
         signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -224,6 +269,9 @@ class Host:
                         self.close_conn(arg)
                 elif what == "child":
                     if not self.from_child():
+                        alive = False
+                elif what == "keys":
+                    if not self.keyboard():
                         alive = False
             if self.child.poll() is not None:
                 alive = False

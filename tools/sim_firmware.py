@@ -82,12 +82,13 @@ class LineInput:
 
 
 def parse_argv(argv):
-    opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False}
+    opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False, "keys": "",
+            "lcd_log": None}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--scenario", "--speed", "--state"):
-            opts[a[2:]] = argv[i + 1]
+        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log"):
+            opts[a[2:].replace("-", "_")] = argv[i + 1]
             i += 2
         elif a == "--exit-at-end":
             opts["exit_at_end"] = True
@@ -107,7 +108,7 @@ def main():
         sys.exit(2)
     from simboard import SimBoard
 
-    board = SimBoard(sc, opts["state"])
+    board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"])
     speed = None if opts["speed"] == "max" else float(opts["speed"])
     inp = LineInput()
     fs = board.fs
@@ -115,6 +116,7 @@ def main():
     fed_at_t0 = 0
     ended = False
     last_status = -1
+    last_status_us = ticks_us()
     while True:
         for line in inp.lines(0 if (speed is None and not ended) else 2):
             if line == "q":
@@ -142,8 +144,11 @@ def main():
                         out("e")
                         return
             sec = board.fed // fs
-            if sec != last_status:
+            now = ticks_us()
+            # a status line per simulated second, at most 5 a second of wall time
+            if sec != last_status and (ended or ticks_diff(now, last_status_us) > 200000):
                 last_status = sec
+                last_status_us = now
                 out("s " + board.status_json())
 
 

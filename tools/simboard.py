@@ -1,24 +1,42 @@
 # The `sim` board at run time (portable: micropython or CPython): the
-# firmware's meter and Modbus slave, with the board's peripherals played by
-# the host. Driven by tools/sim_firmware.py.
+# firmware's runtime (firmware/app.py) with the board's peripherals played
+# by the host. Driven by tools/sim_firmware.py.
 #   front-end  -> boards/sim.SynthSource (the synthesizer)
 #   RS-485     -> 'u' lines (the host's pseudo-terminal), one RTU slave
 #   RTU on TCP -> 'x' lines, an RTU slave per connection (a serial gateway)
 #   Modbus TCP -> 'm' lines, a TCP session per connection
+#   buttons    -> 'k' lines (arrow keys) and the --keys script
+#   LCD        -> 'l' lines (the two text lines), and the --lcd-log file
+#   pulse and alarm outputs -> pins that remember their level
 #   flash      -> files in the --state directory
 import json
 from array import array
 
 import readings as R
-from meter import Meter
-from modbus_pdu import ModbusPdu
+from app import App
 from modbus_rtu import RtuSlave
 from modbus_tcp import TcpSession
 from nvstore import FileBackend, NvStore
-from persist import SAVE_PERIOD_S, Persist
 from sim import SynthSource
+from ui_menu import frame_text
 
-BLOCK = 252  # frames per acquisition block (100 ms at 2520/s)
+KEY_GAP_MS = 250  # --keys tokens are this much simulated time apart
+
+
+class SimPin:
+    """An output pin: its level, and how many times it went high."""
+
+    def __init__(self):
+        self.level = 0
+        self.rises = 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        v = 1 if v else 0
+        if v and not self.level:
+            self.rises += 1
+        self.level = v
 
 
 def scenario_settings(cfg):
@@ -75,49 +93,54 @@ def _out(line):
 
 
 class SimBoard:
-    def __init__(self, sc, state_dir=None):
+    def __init__(self, sc, state_dir=None, keys=None, lcd_log=None):
         self.source = SynthSource(sc)
-        self.fs = self.source.frontend.fs
-        self.meter = Meter(self.source.frontend, serial="SIM-0001")
-        self.persist = None
+        fs = self.fs = self.source.frontend.fs
+        self.block = fs // 20  # 50 ms: the display, keys and pulses step here
+        self.pulse_pin = SimPin()
+        self.alarm_pin = SimPin()
+        store = None
         if state_dir:
             _mkdir(state_dir)
             store = NvStore(FileBackend(state_dir + "/nv_a.bin", state_dir + "/nv_b.bin"))
-            self.persist = Persist(self.meter, store)
-            fresh = self.persist.boot()
-        else:
-            fresh = True
-            self.meter.config.count_power_up()
-        if fresh:
+        self.app = app = App(self.source.frontend, self.pulse_pin, self.alarm_pin, store, serial="SIM-0001")
+        self.meter = app.meter
+        if app.boot():
             # a factory-fresh meter is set up as the scenario says; a meter
             # with a store keeps its own configuration, as after a power cycle
             configure(self.meter.config, scenario_settings(sc.config))
-            if self.persist:
-                self.persist.save()
-        if self.persist and self.persist.alert:
+            app.save()
+        if app.store_alert:
             _out("i store was corrupt: factory defaults, alert raised")
-        self.meter.on_second = self._second
-        self.pdu = ModbusPdu(self.meter.bank)
-        self.rtu = RtuSlave(self.pdu, self.meter.config)
+        cfg = self.meter.config
+        self.rtu = RtuSlave(app.pdu, cfg)
         # A pseudo-terminal hands over whole writes with no character timing,
         # so the 1.5-character rule cannot be judged there.
         self.rtu.CHECK_T15 = False
         self.rtu_tcp = {}
         self.tcp = {}
-        self.buf = array("i", bytes(24 * BLOCK))
+        self.buf = array("i", bytes(24 * self.block))
         self.fed = 0
+        self.keys = list(keys or ())
+        self.next_key_ms = KEY_GAP_MS
+        self.lcd_log = lcd_log
+        self.last_frame = None
+        self.show_frame()
+
+    @property
+    def now_ms(self):
+        return self.fed * 1000 // self.fs
 
     # ---- the host's links ---------------------------------------------
     def host_line(self, line, now_us):
         tag = line[:1]
         if tag == "u":
-            data = bytes.fromhex(line[2:])
-            self.rtu.feed(data, now_us)
+            self.rtu.feed(bytes.fromhex(line[2:]), now_us)
         elif tag == "x":
             cid, data = _conn(line)
             slave = self.rtu_tcp.get(cid)
             if slave is None:
-                slave = RtuSlave(self.pdu, self.meter.config)
+                slave = RtuSlave(self.app.pdu, self.meter.config)
                 slave.CHECK_T15 = False
                 self.rtu_tcp[cid] = slave
             slave.feed(data, now_us)
@@ -125,13 +148,16 @@ class SimBoard:
             cid, data = _conn(line)
             sess = self.tcp.get(cid)
             if sess is None:
-                sess = self.tcp[cid] = TcpSession(self.pdu, self.meter.config)
+                sess = self.tcp[cid] = TcpSession(self.app.pdu, self.meter.config)
             for reply in sess.handle_stream(data):
                 _out("m %d %s" % (cid, _hex(reply)))
         elif tag == "c":
             cid = int(line[2:])
             self.rtu_tcp.pop(cid, None)
             self.tcp.pop(cid, None)
+        elif tag == "k":
+            self.app.key(line[2:].strip(), self.now_ms)
+            self.show_frame()
 
     def poll(self, now_us):
         r = self.rtu.poll(now_us)
@@ -145,36 +171,58 @@ class SimBoard:
                 _out("x %d %s" % (cid, _hex(r)))
                 slave.sent()
 
-    # ---- the front-end -------------------------------------------------
+    # ---- the front-end, the clock, the buttons -----------------------------
     def feed(self, nframes):
         """Acquire and process up to nframes; False once the scenario is over."""
         while nframes > 0:
-            want = BLOCK if nframes > BLOCK else nframes
+            want = self.block if nframes > self.block else nframes
             n = self.source.synth.fill(self.buf, want)
             if n == 0:
                 return False
-            self.meter.process(self.buf, n)
+            self.app.samples(self.buf, n)
+            t0 = self.now_ms
             self.fed += n
+            self._time(t0, self.now_ms)
             nframes -= n
         return True
 
-    def _second(self, meter):
-        if self.persist and meter.dsp.seconds % SAVE_PERIOD_S == 0:
-            self.persist.save()
+    def _time(self, t0, t1):
+        app = self.app
+        t = t0 + 5
+        while t <= t1:  # the pulse contact is timed in 5 ms steps
+            app.tick(t)
+            t += 5
+        while self.keys and self.next_key_ms <= t1:
+            app.key(self.keys.pop(0), self.next_key_ms)
+            self.next_key_ms += KEY_GAP_MS
+        self.show_frame()
 
     def scenario_complete(self):
-        if self.persist:
-            self.persist.save()
+        # simulated time stops; a key script still to come runs at once
+        while self.keys:
+            self.app.key(self.keys.pop(0), self.now_ms)
+            self.show_frame()
+        self.app.save()
 
     def stop(self):
-        if self.persist:
-            self.persist.save()
+        self.app.save()
+
+    def show_frame(self):
+        f = frame_text(self.app.frame())
+        if f == self.last_frame:
+            return
+        self.last_frame = f
+        _out("l " + json.dumps(list(f)))
+        if self.lcd_log:
+            with open(self.lcd_log, "a") as fh:
+                fh.write(f[0] + "\n" + f[1] + "\n")
 
     def status_json(self):
-        return json.dumps({"t": self.fed / self.fs, "rows": summary(self.meter)})
+        return json.dumps({"t": self.fed / self.fs, "rows": summary(self.meter, self.pulse_pin,
+                                                                     self.alarm_pin)})
 
 
-def summary(meter):
+def summary(meter, pulse_pin, alarm_pin):
     """A few lines for the simulator's live view."""
     d = meter.dsp
     r = d.readings
@@ -191,10 +239,12 @@ def summary(meter):
         "V L-N  %s %s %s" % (v(R.R_VLN, "%.1f"), v(R.R_VLN + 1, "%.1f"), v(R.R_VLN + 2, "%.1f")),
         "V L-L  %s %s %s" % (v(R.R_VLL, "%.1f"), v(R.R_VLL + 1, "%.1f"), v(R.R_VLL + 2, "%.1f")),
         "I      %s %s %s  f %s Hz" % (v(R.R_I, "%.2f"), v(R.R_I + 1, "%.2f"), v(R.R_I + 2, "%.2f"),
-                                       v(R.R_FREQ, "%.3f")),
+                                      v(R.R_FREQ, "%.3f")),
         "P %.3f kW  Q %.3f kvar  S %.3f kVA  PF %.3f" % (r[R.R_P_TOT] / 1e3, r[R.R_Q_TOT] / 1e3,
                                                        r[R.R_S_TOT] / 1e3, r[R.R_PF_TOT]),
         "kWh import %.4f  export %.4f   errors 0x%04x" % (e[0], e[1], meter.errors()),
+        "pulses %d  alarm contact %s" % (meter.counters.pulses_imp,
+                                         "CLOSED (alarm)" if alarm_pin.level else "open"),
     ]
 
 

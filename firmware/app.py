@@ -1,0 +1,127 @@
+# The meter at run time, without hardware: what every board's main loop
+# (firmware/main.py on the RP2040, tools/simboard.py in the simulator)
+# drives. Data flows one way: samples -> DSP -> meter model (energy, demand,
+# configuration) -> register image -> Modbus; once a second the pulse output,
+# the alarms and the store follow the model, and the display reads it. The
+# board hands in its pins and its store and calls:
+#   app.boot()                   once, before the first sample
+#   app.samples(buf, n)          every acquisition block
+#   app.tick(now_ms)             every few ms: pulse contact timing, display
+#   app.key(name, now_ms)        a button event
+#   app.power_fail()             the control-power supply is going: save now
+# Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
+from alarms import AlarmContact, Alarms
+from energy import MWS_PER_WH
+from meter import Meter
+from modbus_pdu import ModbusPdu
+from persist import SAVE_PERIOD_S, Persist
+from pulse import PulseOutput
+from readings import E_TOTAL, E_WH_EXP, E_WH_IMP
+from registers import CMD_CLEAR_ENERGY, CMD_CLEAR_PULSES
+from ui_menu import Menu, MeterView
+
+_LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
+
+
+class App:
+    def __init__(self, frontend, pulse_pin, alarm_pin, store=None, serial="0",
+                 pulse_closed_level=1, alarm_closed_level=1, disable_irq=None, enable_irq=None):
+        self.meter = m = Meter(frontend, serial=serial)
+        c = m.config
+        # the N.C. alarm contact is closed (alarm) from power-up until the
+        # first second has been measured
+        self.alarms = Alarms(c.system_type, c.system_voltage, c.pl_volts, c.pl_imbal)
+        self.contact = AlarmContact(alarm_pin, alarm_closed_level)
+        # energy counts are milli-watt-seconds: 3,600,000 to the Wh
+        self.pulse = PulseOutput(pulse_pin, c.pulse_wh, c.pulse_ms, pulse_closed_level,
+                                 disable_irq, enable_irq, units_per_wh=MWS_PER_WH)
+        self.persist = Persist(m, store) if store is not None else None
+        self.pdu = ModbusPdu(m.bank)
+        self.menu = Menu(MeterView(m, self.alarms))
+        self.fresh = True
+        self._last_exp = None
+        self._dirty = False
+        m.on_second = self._second
+        c.listeners.append(self._config_changed)
+        m.bank.on_command = self._command
+
+    # ---- start ---------------------------------------------------------
+    def boot(self):
+        """Restore the store (power-up counter 152 + 1). True when the meter
+        is factory-fresh (no store at all)."""
+        m = self.meter
+        if self.persist is not None:
+            self.fresh = self.persist.boot()
+        else:
+            m.config.count_power_up()
+        ct = m.counters
+        self.pulse.restore(ct.pulses_imp, ct.pulses_exp)
+        self._config_changed(("system_type", "pulse_wh"))
+        m.bank.refresh(errors=m.errors())
+        return self.fresh
+
+    @property
+    def store_alert(self):
+        return self.persist is not None and self.persist.alert
+
+    # ---- the three paths in ----------------------------------------------
+    def samples(self, buf, nframes=-1):
+        return self.meter.process(buf, nframes)
+
+    def tick(self, now_ms):
+        self.pulse.tick(now_ms)
+        self.menu.tick(now_ms)
+
+    def key(self, name, now_ms):
+        self.menu.event(name, now_ms)
+
+    def frame(self):
+        return self.menu.frame()
+
+    def power_fail(self):
+        # datasheet: 100 ms ride-through; one save is well inside it
+        self.save()
+
+    def save(self):
+        if self.persist is not None:
+            self.persist.save()
+        self._dirty = False
+
+    # ---- once a second, before the register image is refreshed ------------
+    def _second(self, m):
+        en = m.energy
+        # the contact follows the import accumulator; counter 2 the export one
+        self.pulse.track_import(en.count(E_WH_IMP, E_TOTAL))
+        exp = en.count(E_WH_EXP, E_TOTAL)
+        if self._last_exp is not None and exp >= self._last_exp:
+            self.pulse.add_export_units(exp - self._last_exp)
+        self._last_exp = exp
+        ct = m.counters
+        ct.pulses_imp = self.pulse.count
+        ct.pulses_exp = self.pulse.count2
+        d = m.dsp
+        a = self.alarms
+        a.update(d.readings, d.flags, self.pulse.overrun, m.config.pulse_conf_err, self.store_alert)
+        m.extra_errors = a.error_bitmap & _LOSS_BITS
+        m.bank.under_voltage = a.loss != 0
+        self.contact.set(a.alarm_active)
+        if self._dirty or d.seconds % SAVE_PERIOD_S == 0:
+            self.save()
+
+    def _config_changed(self, keys):
+        c = self.meter.config
+        self.alarms.configure(c.system_type, c.system_voltage, c.pl_volts, c.pl_imbal)
+        p = self.pulse
+        if p.wh_per_pulse != c.pulse_wh or p.closure_ms != c.pulse_ms:
+            p.reconfigure(c.pulse_wh, c.pulse_ms)
+        self._dirty = True  # saved at the end of this second
+
+    def _command(self, v):
+        # register 129, from Modbus or the display's RESET menu
+        if v == CMD_CLEAR_PULSES:
+            self.pulse.clear_counts()
+            self.meter.counters.pulses_imp = 0
+            self.meter.counters.pulses_exp = 0
+        elif v == CMD_CLEAR_ENERGY:
+            self._last_exp = 0
+        self._dirty = True
