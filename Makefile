@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 MP      = $(VENV)/bin/micropython
 SCENARIO ?= tools/scenarios/default.json
 
-.PHONY: venv test test-cpython test-mp mpy lint bench demo docs clean
+.PHONY: venv test test-cpython test-mp mpy lint bench demo sim docs clean
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,13 @@ bench: venv
 # Feed a scenario's synthetic waveforms through the DSP, print each second.
 demo: venv
 	$(PY) tools/demo.py --scenario $(SCENARIO)
+
+# The virtual meter on the bundled scenario: Modbus RTU on a pseudo-terminal
+# (its path is printed), Modbus TCP on 127.0.0.1:$(MODBUS_TCP_PORT), the LCD
+# and live readings in the terminal (arrow keys are the buttons).
+MODBUS_TCP_PORT ?= 5020
+sim: venv
+	$(PY) tools/sim.py --scenario $(SCENARIO) --modbus-tcp $(MODBUS_TCP_PORT) $(SIMFLAGS)
 
 docs: venv
 	$(PY) tools/gen_docs.py

@@ -11,6 +11,14 @@ bench/results.json.
     MicroPython (host_tests/test_cross_runtime.py), so it runs here under
     CPython, several points at once.
 (b) DSP speed under the real `micropython` binary (tools/bench_dsp_mp.py).
+(c) Modbus RTU: request-to-response turnaround and transactions per second
+    for a 125-register read at 19200 and 38400 baud, beside the wire-time
+    limit for the same frames; the slave's processing time is measured under
+    `micropython`, and a pymodbus client on the virtual meter's
+    pseudo-terminal gives an end-to-end figure (no wire time there).
+(d) The whole firmware under `micropython` (tools/bench_runtime_mp.py): heap
+    after start and at steady state, the per-second cost of every periodic
+    task, and the .mpy sizes for the RP2040 (mpy-cross -march=armv6m).
 """
 
 import argparse
@@ -213,6 +221,95 @@ def print_speed(s):
     print("  DSP object heap   : %8d bytes" % s["dsp_heap_bytes"])
 
 
+def runtime(seconds):
+    mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+    out = subprocess.run([mp, os.path.join(ROOT, "tools", "bench_runtime_mp.py"), str(seconds)],
+                         capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    import build_mpy
+
+    sizes, failures = build_mpy.build()
+    r["mpy_sizes"] = sizes
+    r["mpy_total"] = sum(sizes.values())
+    return r
+
+
+def modbus_wire(r):
+    """Wire time of a 125-register read (8-byte request, 255-byte reply) and
+    the RTU silences around it, at 11 bits a character (Modbus serial 2.5.1)."""
+    rows = []
+    for baud in (19200, 38400):
+        t_char = 11.0 / baud
+        t35 = 3.5 * t_char if baud <= 19200 else 0.00175
+        req, rep = 8 * t_char, r["modbus_reply_bytes"] * t_char
+        proc = r["modbus_read125_us"] / 1e6
+        limit = req + t35 + rep + t35  # the bus can do no better
+        ours = limit + proc
+        rows.append(dict(baud=baud, request_ms=req * 1e3, reply_ms=rep * 1e3, t35_ms=t35 * 1e3,
+                         processing_ms=proc * 1e3, turnaround_ms=(t35 + proc) * 1e3,
+                         tps=1.0 / ours, tps_wire_limit=1.0 / limit))
+    return rows
+
+
+def pty_tps(n=200):
+    """End to end on the virtual meter: pymodbus over the pseudo-terminal."""
+    import time
+
+    from pymodbus.client import ModbusSerialClient
+
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--headless", "--speed",
+                          "max", "--scenario", os.path.join(ROOT, "tools", "scenarios", "default.json")],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        path = p.stdout.readline().strip().split(": ", 1)[1]
+        while "scenario complete" not in p.stdout.readline():
+            pass
+        c = ModbusSerialClient(port=path, baudrate=19200, timeout=2)
+        c.connect()
+        c.read_holding_registers(256, count=125, device_id=1)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            c.read_holding_registers(256, count=125, device_id=1)
+        dt = time.perf_counter() - t0
+        c.close()
+        return dict(transactions=n, tps=n / dt, ms_each=1e3 * dt / n)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def print_runtime(r, wire, pty):
+    print()
+    print("Modbus RTU, 125-register read (8-byte request, %d-byte reply)" % r["modbus_reply_bytes"])
+    print("  slave processing under micropython (this host): %.1f us" % r["modbus_read125_us"])
+    for w in wire:
+        print("  %5d baud: request %.2f ms + t3.5 %.2f ms + reply %.1f ms; turnaround %.2f ms;"
+              " %.2f transactions/s (wire-time limit %.2f/s)"
+              % (w["baud"], w["request_ms"], w["t35_ms"], w["reply_ms"], w["turnaround_ms"], w["tps"],
+                 w["tps_wire_limit"]))
+    if pty:
+        print("  virtual meter, pymodbus on the pseudo-terminal (no wire time): %.0f transactions/s,"
+              " %.2f ms each" % (pty["tps"], pty["ms_each"]))
+    print()
+    print("Whole firmware under micropython (64-bit unix port: about twice the RP2040's bytes)")
+    print("  heap, data objects after boot : %7d bytes (target < 65536)" % r["heap_data_after_boot"])
+    print("  heap, data objects steady     : %7d bytes" % r["heap_data_steady"])
+    print("  heap, module code (from .py)  : %7d bytes (frozen into flash by manifest.py)"
+          % r["heap_code_bytes"])
+    print("  per second of running:")
+    for k, label in (("per_s_samples_us", "samples in: DSP, meter model, outputs"),
+                     ("per_s_energy_demand_us", "  of which energy + demand"),
+                     ("per_s_register_refresh_us", "  of which register image refresh"),
+                     ("per_s_alarms_us", "  of which alarms"),
+                     ("per_s_tick_us", "pulse contact + display ticks (200/s)"),
+                     ("per_s_display_frame_us", "display frames (20/s)")):
+        print("    %-40s %8.1f us" % (label, r[k]))
+    print("  NV record: %d bytes, encoded in %.0f us (every 60 s)" % (r["save_bytes"], r["save_encode_us"]))
+    print("  .mpy for the RP2040: %d files, %d bytes" % (len(r["mpy_sizes"]), r["mpy_total"]))
+    for name, size in sorted(r["mpy_sizes"].items(), key=lambda x: -x[1])[:8]:
+        print("    %-36s %6d" % (name, size))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -228,6 +325,12 @@ def main():
     s = speed(a.seconds)
     print_speed(s)
     results["dsp_speed"] = s
+    r = runtime(a.seconds)
+    wire = modbus_wire(r)
+    pty = pty_tps()
+    print_runtime(r, wire, pty)
+    results["runtime"] = r
+    results["modbus"] = {"wire": wire, "virtual_meter_pty": pty}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=1)
