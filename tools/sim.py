@@ -298,8 +298,13 @@ class Host:
 
 def main(argv=None):
     a = parse_args(argv)
-    if not os.path.exists(a.scenario):
-        sys.exit("sim: no scenario file %s" % a.scenario)
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import scenario
+
+    try:
+        scenario.load(a.scenario)  # the firmware side checks it again; this says why up front
+    except scenario.ScenarioError as e:
+        sys.exit("sim: bad scenario: %s" % e)
     sys.exit(Host(a).run())
 
 
