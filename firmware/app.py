@@ -11,6 +11,7 @@
 #   app.power_fail()             the control-power supply is going: save now
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
 from alarms import AlarmContact, Alarms
+from datalog import DataLog
 from energy import MWS_PER_WH
 from meter import Meter
 from modbus_pdu import ModbusPdu
@@ -18,6 +19,7 @@ from persist import SAVE_PERIOD_S, Persist
 from pulse import PulseOutput
 from readings import E_TOTAL, E_WH_EXP, E_WH_IMP
 from registers import CMD_CLEAR_ENERGY, CMD_CLEAR_PULSES
+from rtc import Rtc
 from ui_menu import Menu, MeterView
 
 _LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
@@ -25,7 +27,8 @@ _LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
 
 class App:
     def __init__(self, frontend, pulse_pin, alarm_pin, store=None, serial="0",
-                 pulse_closed_level=1, alarm_closed_level=1, disable_irq=None, enable_irq=None):
+                 pulse_closed_level=1, alarm_closed_level=1, disable_irq=None, enable_irq=None,
+                 log_flash=None, clock=None):
         self.meter = m = Meter(frontend, serial=serial)
         c = m.config
         # the N.C. alarm contact is closed (alarm) from power-up until the
@@ -44,6 +47,18 @@ class App:
         m.on_second = self._second
         c.listeners.append(self._config_changed)
         m.bank.on_command = self._command
+        # ---- clock (155-157) and data logging (158-178, 8000-13760) --------
+        # clock: a board RTC (rtc.Rtc(machine.RTC()) / Rtc(ext, battery=True))
+        # or metered seconds; log_flash: a raw flash region (datalog.BlockFlash,
+        # FileFlash in the simulator); without one there is no log (155-157
+        # still run; 8000-13760 read 0x8000). A row is taken at the refresh
+        # after each demand sub-interval closes (sync-to-comms included).
+        self.clock = clock if clock is not None else Rtc()
+        m.bank.clock = self.clock
+        self.datalog = None
+        if log_flash is not None:
+            self.datalog = DataLog(m.bank, c, log_flash, self.clock)
+            m.demand.on_close = self.datalog.subinterval_closed
 
     # ---- start ---------------------------------------------------------
     def boot(self):
@@ -89,6 +104,7 @@ class App:
 
     # ---- once a second, before the register image is refreshed ------------
     def _second(self, m):
+        self.clock.tick(1)  # before the image refresh (and a log row)
         en = m.energy
         # the contact follows the import accumulator; counter 2 the export one
         self.pulse.track_import(en.count(E_WH_IMP, E_TOTAL))

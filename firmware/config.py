@@ -55,7 +55,17 @@ DEFAULTS = {
     "pw_reset": 0,
     "cal_gains": (1.0, 1.0, 1.0, 1.0, 1.0, 1.0),  # Va, Vb, Vc, Ia, Ib, Ic
     "cal_phases": (0.0, 0.0, 0.0),  # degrees, phases A, B, C
+    # data logging (datasheet 'Standard Modbus Default Settings'; datalog.py)
+    "log_page": 0,  # 158, 0-10; not kept over a power cycle (to_dict)
+    "log_mode": 0,  # 159, bit 0 single-shot, bit 1 halt
 }
+# 169-178: log register pointers: base-1 registers 1-154, and 155-157 (the
+# clock words, which are the datasheet's defaults for pointers 8-10: the
+# addendum's '1-154' would refuse the factory setting) [decision]
+LOG_PTR_MAX = 157
+LOG_PTR_DEFAULTS = (3, 4, 5, 6, 29, 30, 31, 155, 156, 157)
+for _i in range(10):
+    DEFAULTS["log_ptr%d" % (_i + 1)] = LOG_PTR_DEFAULTS[_i]
 
 # (key, low, high, reason) for the plain integer ranges
 _RANGES = (
@@ -71,7 +81,9 @@ _RANGES = (
     ("parity", 0, 2, "PARITY"),
     ("pw_setup", 0, 99999, "PASSWORD"),
     ("pw_reset", 0, 99999, "PASSWORD"),
-)
+    ("log_page", 0, 10, "LOG PAGE"),  # 158
+    ("log_mode", 0, 3, "LOG MODE"),  # 159: other bits refused
+) + tuple(("log_ptr%d" % (_i + 1), 1, LOG_PTR_MAX, "LOG PTR") for _i in range(10))  # 169-178
 _DSP_KEYS = ("system_type", "ct_primary", "ct_secondary", "pt_ratio", "system_voltage")
 
 
@@ -221,6 +233,9 @@ class Config:
         d["cal_gains"] = list(self.cal_gains)
         d["cal_phases"] = list(self.cal_phases)
         d["power_ups"] = self.power_ups
+        # [decision] 158 starts at 0 after a power cycle: a read session does
+        # not survive it, and a forgotten page must not pause logging forever
+        del d["log_page"]
         return d
 
     def from_dict(self, d):

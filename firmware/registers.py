@@ -53,6 +53,8 @@ _S_ERR = const(7)
 _S_RESETS = const(8)
 _S_SS = const(9)
 _S_STR = const(10)
+_S_RTC = const(11)  # 155-157: bank.clock (rtc.py)
+_S_LOG = const(12)  # 160-168: bank.datalog (datalog.py)
 _I_SUM = const(-1)
 
 # encodings
@@ -115,7 +117,9 @@ class RegisterBank:
         # imbalance): SunSpec's Under_Voltage event (alarms.events)
         self.under_voltage = False
         self.on_command = None  # called with a 129 value after it ran
-        self.on_log_reset = None  # 129 = 16640, for the data-logging issue
+        self.on_log_reset = None  # 129 = 16640 (DataLog.reset)
+        self.clock = None  # rtc.Rtc behind 155-157 (set by DataLog)
+        self.datalog = None  # datalog.DataLog: 160-168, 8000-13760, takes rows
         nwords = 0
         blocks = []
         for first, last in regmap.BLOCKS:
@@ -125,6 +129,7 @@ class RegisterBank:
         self._img = bytearray(2 * nwords)
         self._back = bytearray(2 * nwords)
         self._entries = []
+        self._log_entries = []  # 160-168: re-encoded after a row is taken
         self._writable = {}
         ver = regmap.FW_VERSION
         vs = "%d.%03d" % (ver // 1000, ver % 1000)
@@ -151,8 +156,6 @@ class RegisterBank:
     def _compile(self, row, strings):
         reg, fmt, units, scale, src, rw, _nv, _name, _desc = row
         w = regmap.width(fmt)
-        if src == "log":
-            src = "const.0"
         key, _, rest = src.partition(".")
         enc = _E_RAW
         a = b = 0
@@ -207,9 +210,19 @@ class RegisterBank:
         elif key == "cmd":
             s = _S_CONST
             self._writable[reg] = None
+        elif key == "rtc":
+            s = _S_RTC
+            a = int(rest)
+            self._writable[reg] = a  # an int: clock word index
+        elif key == "log":
+            s = _S_LOG
+            a = int(rest)
         else:
             raise ValueError("register %d: unknown source %r" % (reg, src))
-        self._entries.append((2 * self._word(reg), w, fmt, s, a, b, enc, _SCALES[scale]))
+        e = (2 * self._word(reg), w, fmt, s, a, b, enc, _SCALES[scale])
+        self._entries.append(e)
+        if s == _S_LOG:
+            self._log_entries.append(e)
 
     # ---- refresh ----------------------------------------------------------------
     def refresh(self, readings=None, valid=None, errors=None):
@@ -221,9 +234,19 @@ class RegisterBank:
         if errors is not None:
             self.errors = errors
         buf = self._back
+        self._encode(buf, self._entries)
+        dl = self.datalog
+        if dl is not None and dl.due:
+            # end of a sub-interval: the log row is this image's values
+            dl.take(buf)
+            self._encode(buf, self._log_entries)
+        self._back = self._img
+        self._img = buf
+
+    def _encode(self, buf, entries):
         cfg = self.cfg
         nph = PHASES[cfg.system_type]
-        for off, w, fmt, s, a, b, enc, sc in self._entries:
+        for off, w, fmt, s, a, b, enc, sc in entries:
             exp = sc if isinstance(sc, int) else getattr(cfg, sc)
             v = self._value(s, a, b, nph)
             if v is None:
@@ -246,8 +269,6 @@ class RegisterBank:
                 n = 2 * w
                 for i in range(n):
                     buf[off + i] = v[i] if i < len(v) else 0
-        self._back = self._img
-        self._img = buf
 
     def _value(self, s, a, b, nph):
         if s == _S_READ:
@@ -280,6 +301,12 @@ class RegisterBank:
             return getattr(self.counters, a) & 0xFFFFFFFF
         if s == _S_ERR:
             return self.errors & 0xFFFF
+        if s == _S_RTC:
+            c = self.clock
+            return 0 if c is None else c.word(a)
+        if s == _S_LOG:
+            d = self.datalog
+            return 0 if d is None else d.reg(a)
         if s == _S_RESETS:
             return self.energy.resets
         if s == _S_SS:
@@ -302,7 +329,11 @@ class RegisterBank:
         reg = addr + 1
         end = reg + count - 1
         if regmap.LOG_WINDOW[0] <= reg and end <= regmap.LOG_WINDOW[1]:
-            _fill(out, off, count, regmap.LOG_WORD >> 8, regmap.LOG_WORD & 0xFF)
+            dl = self.datalog
+            if dl is None:
+                _fill(out, off, count, regmap.LOG_WORD >> 8, regmap.LOG_WORD & 0xFF)
+            else:
+                dl.read_window(reg - regmap.LOG_WINDOW[0], count, out, off)
             return OK
         for first, last, base in self._blocks:
             if first <= reg and end <= last:
@@ -317,6 +348,7 @@ class RegisterBank:
         reg = addr + 1
         changes = {}
         cmds = []
+        clk = -1  # first clock word index written, -1 none
         for i in range(len(values)):
             r = reg + i
             if r not in self._writable:
@@ -325,6 +357,10 @@ class RegisterBank:
             if not 0 <= v <= 0xFFFF:
                 return ILLEGAL_VALUE
             key = self._writable[r]
+            if isinstance(key, int):  # 155-157, consecutive in one request
+                if clk < 0:
+                    clk = i
+                continue
             if key is None:  # 129
                 if v not in (CMD_CLEAR_ENERGY, CMD_DEMAND_SYNC, CMD_PEAK_RESET, CMD_CLEAR_PULSES,
                              CMD_RESET_LOG):
@@ -332,9 +368,21 @@ class RegisterBank:
                 cmds.append(v)
             else:
                 changes[key] = v
+        if clk >= 0:
+            # 155-157: checked before anything changes (all or nothing)
+            n = 0
+            while clk + n < len(values) and isinstance(self._writable[reg + clk + n], int):
+                n += 1
+            words = values[clk:clk + n]
+            if self.clock is None:
+                return ILLEGAL_ADDRESS
+            if self.clock.check(self._writable[reg + clk], words) is None:
+                return ILLEGAL_VALUE
         try:
             if changes:
                 self.cfg.apply(changes)
+            if clk >= 0:
+                self.clock.write(self._writable[reg + clk], words)
             for v in cmds:
                 self.command(v)
             self.refresh()

@@ -18,7 +18,9 @@
 #            ctr.<name>        pulse counters; st.errors st.resets: 146, 147
 #            ss.<point>        SunSpec scale factor, model ID or event bits
 #            id.<mn|md|opt|vr|sn> identity strings; fw: firmware version
-#            cmd: register 129; const.<n>; qnan; log: reserved for logging
+#            cmd: register 129; const.<n>; qnan
+#            rtc.<i>           clock word 155 + i (rtc.py)
+#            log.<i>           log status word 160 + i (datalog.py)
 #   rw     'R' or 'R/W';  nv: 1 if kept over a power cycle
 #   name   SunSpec point name ('' for native registers)
 #
@@ -151,10 +153,27 @@ _r(151, "UInt", "", "", "const.0", R, 0, "Reserved (returns 0)")
 _r(152, "UInt", "", "", "cfg.power_ups", R, 1, "Power Up Counter")
 _r(153, "UInt", "", "", "const.0", R, 1, "Output Configuration (always 0: NO energy, NC phase loss)")
 _r(154, "UInt", "", "", "const.0", R, 0, "Reserved, returns 0")
-# 155-178: real-time clock and data-logging configuration (addendum), reserved
-# for the data-logging issue: read 0, not writable yet.
-for _reg in range(155, 179):
-    _r(_reg, "UInt", "", "", "log", R, 0, "Reserved for data logging (reads 0)")
+# 155-178: real-time clock and data logging (addendum; rtc.py, datalog.py)
+_r(155, "UInt", "", "", "rtc.0", RW, 0, "Clock: Month (high byte, 1-12) / Day (low byte, 1-31)")
+_r(156, "UInt", "", "", "rtc.1", RW, 0, "Clock: Year (high byte, 0-199 = 2000-2199) / Hour (low byte, 0-23)")
+_r(157, "UInt", "", "", "rtc.2", RW, 0, "Clock: Minutes (high byte, 0-59) / Seconds (low byte, 0-59)")
+_r(158, "UInt", "", "", "cfg.log_page", RW, 0,
+   "Log read page: 1-10 selects log buffer n at 8000-13759 and pauses logging; 0 resumes")
+_r(159, "UInt", "", "", "cfg.log_mode", RW, 1,
+   "Logging configuration: bit 0 = 1 single-shot (0 circular), bit 1 = 1 halt; other bits 0")
+_r(160, "UInt", "", "", "log.0", R, 0,
+   "Log status: bit 0 buffer full, 1 read collision 1, 2 read collision 2, 3 log reset, "
+   "4 logging interrupted, 5 clock changed")
+_r(161, "UInt", "", "", "log.1", R, 1, "Logged entry count since the last log reset (0-32767, saturating)")
+_r(162, "UInt", "", "", "log.2", R, 0, "Reserved (returns 0)")
+_r(163, "UInt", "", "", "log.3", R, 0, "Reserved (returns 0)")
+_r(164, "ULong", "kWh", "E", "log.4", R, 1, "Real import energy (as 3-4) at the newest log entry")
+_r(166, "UInt", "", "", "log.6", R, 1, "Newest log entry time: Month/Day (as 155)")
+_r(167, "UInt", "", "", "log.7", R, 1, "Newest log entry time: Year/Hour (as 156)")
+_r(168, "UInt", "", "", "log.8", R, 1, "Newest log entry time: Minutes/Seconds (as 157)")
+for _i in range(10):
+    _r(169 + _i, "UInt", "", "", "cfg.log_ptr%d" % (_i + 1), RW, 1,
+       "Log register pointer %d: register (1-157) logged in buffer %d" % (_i + 1, _i + 1))
 
 # ---- Floating point data: summary of active phases (257-316) ---------------------
 _r(257, "Float", "kWh", "", "en.wh_net.T", R, 1, "Accumulated Real Energy: Net (Import - Export)")
@@ -292,7 +311,9 @@ SS_MODEL_BY_TYPE = {10: 201, 11: 201, 12: 202, 40: 203, 31: 204}
 # every block is 'illegal data address' (exception 2).
 BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (40001, 40178))
 GAP_WORD = 0x8000
-# Data-log buffer window (addendum): reserved; reads 0x8000, not writable.
+# Data-log buffer window (addendum): with page n (158) selected, 8000 + k is
+# buffer n's k-th newest entry; unwritten entries, 13760 and everything with
+# page 0 read LOG_WORD. Read-only.
 LOG_WINDOW = (8000, 13760)
 LOG_WORD = 0x8000
 
@@ -335,9 +356,17 @@ DECISIONS = (
      "(L-L of two terminals in anti-phase), power phases x 1.2 x 347 V x PT x 1.2 x CT (the L-L "
      "bound for types 11 and 31). Energy: see 1-20. SunSpec SFs are chosen the same way in SI "
      "units (A_SF for the sum of the phase currents); TotWh_SF = register 141 + 3."),
-    ("155-178, 8000-13760", "Reserved for the data-logging issue: 155-178 read 0, 8000-13760 read "
-     "0x8000, none writable yet."),
-    ("129 = 16640", "Reset logging: accepted and does nothing until data logging exists."),
+    ("155-178, 8000-13760", "Clock and data logging, docs/logging.md. 155-157 pack Month/Day, "
+     "Year/Hour, Minutes/Seconds, first named in the high byte; a write may cover any of them and "
+     "the result is checked as a whole: an impossible date is refused (exception 3) and changes "
+     "nothing. The clock is not NV unless the board has a battery-backed RTC: a power cycle "
+     "restarts it at 2000-01-01 00:00:00 (160 bit 5). 158 is not kept over a power cycle (starts "
+     "at 0). Pointers 169-178 take 1-157: the addendum's 1-154 plus the clock words 155-157, "
+     "the datasheet's own defaults for pointers 8-10. While a page is selected, rows of closing "
+     "sub-intervals are written to flash but held out of view (161, 164-168 and 8000+ frozen) "
+     "and published when 158 returns to 0; 160 bit 1 = one held, bit 2 = more than one; none is lost."),
+    ("129 = 16640", "Reset logging: empties all ten buffers, 161 = 0, 160 bit 3 set for the running "
+     "and the next sub-interval."),
     ("150, 149", "Changing either restarts the demand sub-interval and forgets the rolling "
      "history; present demand and peaks stay until the next sub-interval closes."),
     ("7101-7103", "Communication settings (no datasheet register): address, baud rate as the "

@@ -54,8 +54,7 @@ def render_md():
            regmap.LOG_WINDOW[0], regmap.LOG_WINDOW[1], regmap.LOG_WORD),
         "inside a block read 0x%04X; anything outside is exception 2 (illegal data address)."
         % regmap.GAP_WORD,
-        "Data logging (155-178, 8000-13760) is reserved for a later issue: it reads as",
-        "stated and is not writable yet.",
+        "Clock and data logging (155-178, 8000-13760): see docs/logging.md.",
         "",
         "| Register | Format | Units | Scale | R/W | NV | Source | SunSpec | Description |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -14,6 +14,7 @@ from array import array
 
 import readings as R
 from app import App
+from datalog import FileFlash, RamFlash
 from modbus_rtu import RtuSlave
 from modbus_tcp import TcpSession
 from nvstore import FileBackend, NvStore
@@ -100,10 +101,13 @@ class SimBoard:
         self.pulse_pin = SimPin()
         self.alarm_pin = SimPin()
         store = None
+        log_flash = RamFlash()  # the data log's flash region (issue 7)
         if state_dir:
             _mkdir(state_dir)
             store = NvStore(FileBackend(state_dir + "/nv_a.bin", state_dir + "/nv_b.bin"))
-        self.app = app = App(self.source.frontend, self.pulse_pin, self.alarm_pin, store, serial="SIM-0001")
+            log_flash = FileFlash(state_dir + "/log.bin")
+        self.app = app = App(self.source.frontend, self.pulse_pin, self.alarm_pin, store, serial="SIM-0001",
+                             log_flash=log_flash)
         self.meter = app.meter
         if app.boot():
             # a factory-fresh meter is set up as the scenario says; a meter
