@@ -73,6 +73,12 @@ class Hardware:
         self.source.init()
         self.source.start()
 
+    def watchdog(self, timeout_ms):
+        # made last by the runtime: an RP2040 watchdog cannot be stopped
+        import machine
+
+        return machine.WDT(timeout=timeout_ms)
+
     def deinit(self):
         self.source.deinit()
 
@@ -105,4 +111,12 @@ def make_hardware(ct_secondary=1, baud=9600):
         i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm, powerfail=powerfail, led=led,
         pulse_closed_level=PULSE_CLOSED_LEVEL, alarm_closed_level=ALARM_CLOSED_LEVEL,
         powerfail_active_level=0, button_active_level=0,
+        serial=_serial(machine), disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
     )
+
+
+def _serial(machine):
+    # the flash chip's unique ID: the meter's serial number (40053, INFO SN)
+    import binascii
+
+    return binascii.hexlify(machine.unique_id()).decode().upper()

@@ -253,3 +253,11 @@ class Timer:
 
     def deinit(self):
         self.callback = None
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass

@@ -1,0 +1,333 @@
+# The board's main loop (firmware/main.py: run(board.make_hardware())).
+# The hardware is the board module's (boards/*.py make_hardware(): buses,
+# pins, the front-end driver, and the watchdog through hw.watchdog()); this
+# module imports no machine. It builds the board-independent runtime
+# (app.App) with a store on the board's filesystem, and drives it the way
+# tools/simboard.py does in the simulator, from one loop on core 0
+# (docs/runtime.md: why one core, what each task costs, the watchdog):
+#
+#   acquisition  front-end IRQ ring -> read_block() into one of two
+#                preallocated blocks -> app.samples() (DSP; once a second
+#                the meter model, pulse/alarm outputs, register image, save)
+#   Modbus       RS485.service(RtuSlave) every turn
+#   outputs      app.tick(now) every turn (pulse contact timing)
+#   buttons      polled every BUTTON_MS -> app.key()
+#   display      app.frame() -> HD44780.show() every DISPLAY_MS and after a key
+#   health       every HEALTH_MS: front-end fault -> wrench, readings QNAN
+#                while no data, re-init; power-fail re-arm; watchdog feed
+#
+# Power fail: the input's edge IRQ only schedules self._pf_ref (a bound
+# method made in __init__, no allocation in the handler); the save runs at
+# the next bytecode boundary, before any further loop work.
+from array import array
+
+import micropython
+from micropython import const
+
+from app import App
+from drivers.buttons import Buttons
+from modbus_rtu import RtuSlave, stop_bits
+from nvstore import FileBackend, NvStore
+from rs485 import RS485
+
+NV_A = "/nv_a.bin"  # the two store slots on the board's littlefs
+NV_B = "/nv_b.bin"
+
+_NO_DATA = const(2)  # the drivers' FAULT_NO_DATA bit
+_RESET = const(8)  # ads131m06.FAULT_RESET: the chip lost its configuration
+_PART_DSP = const(0)
+_PART_MODBUS = const(1)
+_PART_DISPLAY = const(2)
+PARTS = ("dsp", "modbus", "display")
+
+
+def _uart_parity(p):
+    # machine.UART: None, 0 = even, 1 = odd
+    return None if p == "N" else 0 if p == "E" else 1
+
+
+def _rtc(hw):
+    # the board's calendar clock (machine.RTC) behind 155-157, if it has one
+    r = getattr(hw, "rtc", None)
+    if r is None:
+        return None
+    from rtc import Rtc
+
+    return Rtc(r, battery=getattr(hw, "rtc_battery", False))
+
+
+class Runtime:
+    BLOCK_FRAMES = 128  # frames per read_block: 51 ms at 2500/s, half the ring
+    MIN_FRAMES = 64  # wait for this many (26 ms): the DSP's per-call cost stays small
+    BUTTON_MS = 10
+    DISPLAY_MS = 250
+    HEALTH_MS = 100
+    WDT_MS = 4000  # > a worst-case save (~440 ms stall) with room; RP2040 max 8388
+    # a part is alive while its heartbeat is younger than this
+    ALIVE_MS = (2500, 1000, 1500)  # dsp (a second + slack), modbus loop, display
+    RETRY_MS = 5000  # re-initialise a front-end that lost data or its configuration
+    LCD_ADDR = 0x27
+
+    def __init__(self, hw, store=None, clock=None, wdt=None):
+        if clock is None:
+            import time as clock
+        self.hw = hw
+        self.clock = clock
+        if store is None:
+            store = NvStore(FileBackend(NV_A, NV_B))
+        self.app = app = App(hw.frontend, hw.pulse, hw.alarm, store,
+                             serial=getattr(hw, "serial", "0"),
+                             pulse_closed_level=hw.pulse_closed_level,
+                             alarm_closed_level=hw.alarm_closed_level,
+                             disable_irq=getattr(hw, "disable_irq", None),
+                             enable_irq=getattr(hw, "enable_irq", None),
+                             log_flash=getattr(hw, "log_flash", None),  # datalog.BlockFlash
+                             clock=_rtc(hw))
+        self.meter = m = app.meter
+        # start-up: App/Persist fall back to factory defaults (with the
+        # wrench) on a corrupt store; a store that cannot even be read or
+        # written must not stop the meter either
+        self.store_error = False
+        try:
+            self.fresh = app.boot()
+        except OSError:  # the filesystem itself fails: run without a store
+            self.store_error = True
+            app.persist = None
+            self.fresh = app.boot()
+        cfg = m.config
+        cfg.listeners.append(self._config_changed)
+        self.source = hw.source
+        # Modbus RTU on RS-485: the UART follows the configuration (7102/7103)
+        self.rs485 = RS485(hw.uart, hw.de, cfg.baud)
+        self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
+        self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
+        self.buttons = Buttons(hw.buttons)
+        self.lcd = None
+        self.lcd_errors = 0
+        self._make_lcd()
+        b = self.BLOCK_FRAMES
+        self._bufs = (array("i", bytes(24 * b)), array("i", bytes(24 * b)))
+        self._k = 0
+        now = clock.ticks_ms()
+        self.t0 = now
+        self.beat = [now, now, now]  # heartbeats, PARTS order
+        self.errors = [0, 0, 0]  # exceptions caught per part
+        self.last_error = None
+        self._seconds = m.dsp.seconds
+        self._btn_ms = self._disp_ms = self._health_ms = now
+        self._frame_due = True
+        self.frames = 0  # frames handed to the DSP
+        self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
+        self.fe_running = False
+        self._retry_ms = now
+        self.reinits = 0
+        self.wdt_feeds = 0
+        # power fail: edge IRQ -> schedule -> save
+        self.pf_saves = 0
+        self._pf_armed = True
+        self._pf_ref = self._power_fail
+        self._pf_irq_ref = self._pf_irq
+        pf = getattr(hw, "powerfail", None)
+        self._pf_level = getattr(hw, "powerfail_active_level", 0)
+        if pf is not None:
+            trig = pf.IRQ_FALLING if self._pf_level == 0 else pf.IRQ_RISING
+            pf.irq(handler=self._pf_irq_ref, trigger=trig, hard=True)
+        self._start_frontend(now)
+        # the watchdog last: once started it cannot be stopped (RP2040)
+        if wdt is None and hasattr(hw, "watchdog"):
+            wdt = hw.watchdog(self.WDT_MS)
+        self.wdt = wdt
+        if wdt is not None:
+            wdt.feed()
+
+    # ---- set-up helpers -------------------------------------------------------
+    def _make_lcd(self):
+        from drivers.hd44780 import HD44780
+        from ui_glyphs import GLYPHS
+
+        try:
+            lcd = HD44780(self.hw.i2c, getattr(self.hw, "lcd_addr", self.LCD_ADDR))
+            lcd.glyphs(GLYPHS)
+            self.lcd = lcd
+        except OSError:  # no display answering on the bus: run without it
+            self.lcd = None
+            self.lcd_errors += 1
+
+    def _start_frontend(self, now):
+        src = self.source
+        self._retry_ms = now
+        try:
+            if hasattr(self.hw, "start"):
+                self.hw.start()
+            else:
+                src.init()
+                src.start()
+            self.fe_running = True
+        except OSError as e:  # the chip does not answer: alert, keep serving Modbus
+            self.fe_running = False
+            self.fault |= _NO_DATA
+            self.last_error = e
+            self._fault_shown()
+
+    def _comm_change(self, baud, parity, stop):
+        # RtuSlave calls this after the reply that changed 7102/7103 has left
+        self.hw.uart.init(baudrate=baud, bits=8, parity=_uart_parity(parity), stop=stop)
+        self.rs485.set_baud(baud)
+
+    def _config_changed(self, keys):
+        if "ct_secondary" in keys and hasattr(self.source, "set_ct_secondary"):
+            try:
+                self.source.set_ct_secondary(self.meter.config.ct_secondary)
+            except (OSError, ValueError) as e:
+                self.last_error = e
+
+    # ---- power fail -----------------------------------------------------------
+    def _pf_irq(self, pin):
+        # hard IRQ: no allocation; the bound method was made in __init__
+        if self._pf_armed:
+            self._pf_armed = False
+            micropython.schedule(self._pf_ref, 0)
+
+    def _power_fail(self, _arg):
+        self.app.power_fail()
+        self.pf_saves += 1
+
+    # ---- the loop -------------------------------------------------------------
+    def step(self):
+        """One turn of the main loop; returns the frames processed."""
+        clock = self.clock
+        now = clock.ticks_ms()
+        diff = clock.ticks_diff
+        n = 0
+        if self.fe_running and self.source.available() >= self.MIN_FRAMES:
+            try:
+                buf = self._bufs[self._k]
+                n = self.source.read_block(buf, self.BLOCK_FRAMES)
+                if n:
+                    self._k ^= 1  # the other block next: the IRQ never writes the one in use
+                    self.app.samples(buf, n)
+                    self.frames += n
+                    s = self.meter.dsp.seconds
+                    if s != self._seconds:
+                        self._seconds = s
+                        self.beat[_PART_DSP] = now
+                        led = getattr(self.hw, "led", None)
+                        if led is not None:
+                            led.value(s & 1)
+                        if self.fault:
+                            self._fault_shown()
+            except Exception as e:  # a bug: counted; the watchdog decides
+                self._caught(_PART_DSP, e)
+        try:
+            self.rs485.service(self.rtu)
+            self.beat[_PART_MODBUS] = now
+        except Exception as e:
+            self._caught(_PART_MODBUS, e)
+        app = self.app
+        app.tick(now)
+        if diff(now, self._btn_ms) >= self.BUTTON_MS:
+            self._btn_ms = now
+            for name in self.buttons.poll(now):
+                app.key(name, now)
+                self._frame_due = True
+        if self._frame_due or diff(now, self._disp_ms) >= self.DISPLAY_MS:
+            self._display(now)
+        if diff(now, self._health_ms) >= self.HEALTH_MS:
+            self._health_ms = now
+            self._health(now)
+        return n
+
+    def _caught(self, part, e):
+        self.errors[part] += 1
+        self.last_error = e
+
+    def _display(self, now):
+        self._disp_ms = now
+        self._frame_due = False
+        try:
+            f = self.app.frame()
+            self.beat[_PART_DISPLAY] = now
+        except Exception as e:
+            self._caught(_PART_DISPLAY, e)
+            return
+        lcd = self.lcd
+        if lcd is not None:
+            try:
+                lcd.show(f)
+            except OSError:  # a loose display connector: retried next frame
+                self.lcd_errors += 1
+
+    def _fault_shown(self):
+        # [workaround] App's alarms recompute the wrench each second from
+        # 146 and the store alert; the front-end fault is OR-ed in here
+        # after each second and while no second comes at all
+        self.app.alarms.wrench = True
+
+    def _health(self, now):
+        clock = self.clock
+        src = self.source
+        f = 0
+        if self.fe_running:
+            f = src.fault(now)
+        else:
+            f = _NO_DATA
+        if f and not self.fault:
+            self._fault_shown()
+            self._retry_ms = now  # re-initialise if it lasts RETRY_MS
+        if f & _NO_DATA and not self.fault & _NO_DATA:
+            # nothing measured: the readings are not known any more (QNAN
+            # on Modbus, '----' on the display); energy simply stops
+            self.meter.bank.refresh(valid=0)
+        self.fault = f
+        if f & (_NO_DATA | _RESET) and clock.ticks_diff(now, self._retry_ms) >= self.RETRY_MS:
+            self.reinits += 1
+            if self.fe_running:
+                try:
+                    src.stop()
+                except OSError:
+                    pass
+            self._start_frontend(now)
+        # power fail: re-armed once the input is back to normal
+        pf = getattr(self.hw, "powerfail", None)
+        if pf is not None and not self._pf_armed and pf.value() != self._pf_level:
+            self._pf_armed = True
+        if self.wdt is not None and self.alive(now):
+            self.wdt.feed()
+            self.wdt_feeds += 1
+
+    def alive(self, now):
+        """Every part has shown a heartbeat recently. The DSP counts as alive
+        without seconds while the front-end is in a known fault (alert
+        raised, re-initialised every RETRY_MS): resetting the board would not
+        mend the ADC and would take Modbus away."""
+        d = self.clock.ticks_diff
+        for p in range(len(PARTS)):
+            if d(now, self.beat[p]) >= self.ALIVE_MS[p]:
+                if p == _PART_DSP and self.fault & (_NO_DATA | _RESET):
+                    continue
+                return False
+        return True
+
+    def status(self):
+        src = self.source
+        return {
+            "frames": self.frames, "seconds": self.meter.dsp.seconds, "fault": self.fault,
+            "lost": getattr(src, "lost", 0), "overruns": getattr(src, "overruns", 0),
+            "crc_errors": getattr(src, "crc_errors", 0), "reinits": self.reinits,
+            "wdt_feeds": self.wdt_feeds, "pf_saves": self.pf_saves, "errors": list(self.errors),
+            "lcd_errors": self.lcd_errors, "store_error": self.store_error,
+        }
+
+    def run(self, max_seconds=None):
+        clock = self.clock
+        while True:
+            self.step()
+            if max_seconds is not None and \
+                    clock.ticks_diff(clock.ticks_ms(), self.t0) >= 1000 * max_seconds:
+                return self
+            clock.sleep_ms(1)  # the ring holds 100 ms; Modbus waits t3.5 (>= 1.75 ms) anyway
+
+
+def run(hw, store=None, clock=None, wdt=None, max_seconds=None):
+    rt = Runtime(hw, store, clock, wdt)
+    return rt.run(max_seconds)

@@ -1,0 +1,466 @@
+"""The RP2040 runtime (firmware/runtime.py) on the reference board module
+(boards/pico_ads131m06.make_hardware) with fakes of every peripheral:
+
+- SPI: the ADS131M06 chip model (portable/ads131_sim.py) answers the
+  driver's reset/configure/verify; once streaming, its frames (codes from
+  tools/synth.py, looped) are replayed by DRDY falling edges that a fake
+  clock fires every 400 us of simulated time;
+- UART: Modbus RTU requests injected, replies read back (with DE);
+- I2C: the PCF8574 bytes decoded back into the HD44780's DDRAM;
+- pins: pulse and alarm outputs recorded, buttons and the power-fail input
+  driven; flash: the store in tmp files (FileBackend); WDT: counts feeds.
+
+A minute and more of simulated time; registers, LCD text, pulse and alarm
+contacts end to end, power fail, front-end faults, the watchdog.
+"""
+
+import struct
+import time
+from array import array
+from collections import deque
+
+import machine
+import pico_ads131m06 as board
+import readings as R
+import runtime
+from ads131_sim import Ads131m06Sim
+from nvstore import FileBackend, NvStore
+from scenario import parse
+from synth import Synth
+from ui_glyphs import GLYPHS
+
+FS = board.FS  # 2500 frames/s: 50 Hz is exactly 50 frames a cycle
+PERIOD_US = 1_000_000 // FS
+
+
+def scenario(vc=230.0, ia=40.0):
+    ph = {}
+    for k, (name, deg) in enumerate((("A", 0), ("B", -120), ("C", 120))):
+        ph[name] = {"v_rms": vc if k == 2 else 230.0, "v_deg": deg, "i_rms": ia, "i_deg": deg - 30}
+    return parse({
+        "name": "runtime test", "frontend": {"bits": 24, "noise_lsb": 0.7, "fs_hz": FS},
+        "config": {"system_type": 40, "ct_primary_a": 100, "ct_secondary_v": 1, "pt_ratio": 1.0,
+                   "system_voltage_v": 400},
+        "segments": [{"duration_s": 1.0, "frequency_hz": 50.0, "phases": ph}],
+    })
+
+
+def one_second(sc):
+    buf = array("i", bytes(24 * FS))
+    assert Synth(sc).fill(buf, FS) == FS
+    return buf
+
+
+class Player:
+    """The SPI device: the chip model for commands; while streaming, each
+    NULL frame returns the next precomputed frame (STATUS, six codes, CRC)
+    of a one-second loop, so a minute runs in seconds of CPython time."""
+
+    def __init__(self, cs):
+        self.chip = Ads131m06Sim(cs)
+        self.chip.log = False
+        self.codes = None
+        self.frames = None
+        self.pos = 0
+        self._pending = False
+        self.stuck = False
+
+    def load(self, codes):
+        self.codes = codes
+        self.frames = None  # rendered at the next streaming frame
+
+    def _render(self):
+        # the chip model's output frames for these codes, in its present
+        # configuration (STATUS as it is after the driver's set-up)
+        chip = self.chip
+        cs, chip.cs = chip.cs, None
+        saved = chip.resp
+        chip.set_frames(self.codes)
+        null = bytes(24)
+        out = []
+        for _ in range(len(self.codes) // 6):
+            chip.resp = chip.status()
+            rx = bytearray(24)
+            chip.write_readinto(null, rx)
+            out.append(bytes(rx))
+        chip.resp = saved
+        chip.cs = cs
+        self.frames = out
+        self.pos = 0
+
+    def write_readinto(self, tx, rx):
+        cmd = (tx[0] << 8) | tx[1]
+        if cmd == 0 and not self._pending:
+            if self.frames is None:
+                self._render()
+            f = self.frames[0 if self.stuck else self.pos]
+            rx[:] = f
+            self.pos = (self.pos + 1) % len(self.frames)
+            return
+        self.chip.write_readinto(tx, rx)
+        self._pending = cmd != 0
+        if cmd:
+            self.frames = None  # configuration may change STATUS
+
+
+class Clock:
+    """Simulated time; sleep_ms() advances it and fires DRDY (the ADC's
+    conversions) on the way, unless the line is dead or IRQs are off."""
+
+    def __init__(self, hw):
+        self.us = 0
+        self.hw = hw
+        self.drdy_on = True
+        self._next_drdy = PERIOD_US
+
+    def ticks_us(self):
+        return self.us & 0x3FFFFFFF
+
+    def ticks_ms(self):
+        return (self.us // 1000) & 0x3FFFFFFF
+
+    @staticmethod
+    def ticks_diff(a, b):
+        d = (a - b) & 0x3FFFFFFF
+        return d - 0x40000000 if d & 0x20000000 else d
+
+    def advance_us(self, dt, irqs=True):
+        end = self.us + dt
+        drdy = self.hw.adc.drdy
+        while self._next_drdy <= end:
+            self.us = self._next_drdy
+            self._next_drdy += PERIOD_US
+            if irqs and self.drdy_on and drdy.handler is not None:
+                drdy.handler(drdy)
+        self.us = end
+
+    def sleep_ms(self, ms):
+        self.advance_us(1000 * ms)
+
+
+class StallingBackend(FileBackend):
+    """Flash as files; each write stalls the CPU with interrupts off for
+    ERASE_MS of simulated time, as a littlefs sector erase does on the
+    RP2040 (no DRDY IRQ runs: the ADC's frames of that time are lost)."""
+    ERASE_MS = 45
+
+    def __init__(self, a, b):
+        super().__init__(a, b)
+        self.clock = None
+        self.writes = 0
+
+    def write(self, slot, data):
+        self.writes += 1
+        if self.clock is not None:
+            self.clock.advance_us(1000 * self.ERASE_MS, irqs=False)
+        return super().write(slot, data)
+
+
+# ---- Modbus RTU through the fake UART -------------------------------------
+def crc16(data):
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def adu(pdu, addr=1):
+    f = bytes([addr]) + pdu
+    return f + struct.pack("<H", crc16(f))
+
+
+class Master:
+    def __init__(self, rt):
+        self.rt = rt
+        self.uart = rt.hw.uart
+
+    def request(self, pdu):
+        uart = self.uart
+        n0 = len(uart.writes)
+        uart.inject(adu(pdu))
+        deadline = time.monotonic() + 2.0
+        while len(uart.writes) == n0:  # t3.5 runs on the host's clock (rs485.py)
+            assert time.monotonic() < deadline, "no reply"
+            self.rt.step()
+        data, de = uart.writes[-1]
+        assert de == 1, "reply sent with DE low"
+        assert crc16(data) == 0 and data[0] == 1
+        return data[1:-2]
+
+    def read(self, reg, n):
+        r = self.request(struct.pack(">BHH", 3, reg - 1, n))
+        assert r[0] == 3, r.hex()
+        return r[2:2 + 2 * n]
+
+    def floats(self, reg, n=1):
+        return struct.unpack(">%df" % n, self.read(reg, 2 * n))
+
+    def u16(self, reg):
+        return struct.unpack(">H", self.read(reg, 1))[0]
+
+    def write(self, reg, v):
+        return self.request(struct.pack(">BHH", 6, reg - 1, v & 0xFFFF))
+
+
+# ---- the LCD: PCF8574 bytes -> HD44780 DDRAM --------------------------------
+class LcdDecoder:
+    def __init__(self, i2c):
+        self.i2c = i2c
+        self.seen = 0
+        self.nibbles = 0
+        self.prev = 0
+        self.hi = None
+        self.addr = 0
+        self.cgram = False
+        self.ddram = bytearray(b" " * 0x68)
+        self.cg = bytearray(64)
+
+    def _byte(self, rs, v):
+        if not rs:
+            if v & 0x80:
+                self.addr = v & 0x7F
+                self.cgram = False
+            elif v & 0x40:
+                self.addr = v & 0x3F
+                self.cgram = True
+            elif v == 0x01:
+                self.ddram[:] = b" " * 0x68
+                self.addr = 0
+                self.cgram = False
+        elif self.cgram:
+            self.cg[self.addr & 63] = v
+            self.addr += 1
+        else:
+            self.ddram[self.addr] = v
+            self.addr += 1
+
+    def update(self):
+        for _addr, data in self.i2c.writes[self.seen:]:
+            for b in data:
+                if self.prev & 0x04 and not b & 0x04:  # E falling: latch D7-D4
+                    n = b >> 4
+                    self.nibbles += 1
+                    if self.nibbles <= 4:  # the 8-bit-mode initialisation nibbles
+                        pass
+                    elif self.hi is None:
+                        self.hi = n
+                    else:
+                        self._byte(b & 1, (self.hi << 4) | n)
+                        self.hi = None
+                self.prev = b
+        self.seen = len(self.i2c.writes)
+        return self.text()
+
+    def text(self):
+        return (bytes(self.ddram[0:16]).decode("latin-1"), bytes(self.ddram[0x40:0x50]).decode("latin-1"))
+
+
+def rises(pin):
+    h = pin.history
+    return sum(1 for a, b in zip(h, h[1:]) if b and not a)
+
+
+# ---- the fixture: the board, its fakes, the runtime ---------------------------
+class Bench:
+    def __init__(self, tmp_path, store=None):
+        hw = self.hw = board.make_hardware()
+        hw.spi.transfers = deque(maxlen=64)  # bounded: a minute is 150,000 frames
+        hw.adc.cs.history = deque(maxlen=64)
+        self.player = Player(hw.adc.cs)
+        hw.spi.device = self.player
+        for p in hw.buttons + (hw.powerfail,):
+            p.value(1)  # released; supply good
+        hw.uart.de = hw.de
+        clock = self.clock = Clock(hw)
+        hw.adc._ticks = clock.ticks_us  # the driver's DRDY gap timer on simulated time
+        self.good = one_second(scenario())
+        self.player.load(self.good)
+        self.wdt = machine.WDT(timeout=runtime.Runtime.WDT_MS)
+        if store is None:
+            self.backend = StallingBackend(str(tmp_path / "a.bin"), str(tmp_path / "b.bin"))
+            store = NvStore(self.backend)
+        self.store = store
+        self.rt = runtime.Runtime(hw, store, clock, self.wdt)
+        if store is not None and hasattr(self, "backend"):
+            self.backend.clock = clock
+        self.modbus = Master(self.rt)
+        self.lcd = LcdDecoder(hw.i2c)
+
+    def run(self, seconds):
+        self.rt.run(max_seconds=(self.clock.ticks_ms() - self.rt.t0) / 1000 + seconds)
+
+
+def test_runtime_minute_end_to_end(tmp_path):
+    t_wall = time.monotonic()
+    b = Bench(tmp_path)
+    rt, hw, mb = b.rt, b.hw, b.modbus
+    assert rt.fresh and rt.fe_running and rt.fault == 0
+    # the ADC was reset, configured and verified over SPI (CRC on, 24-bit)
+    assert b.player.chip.regs[2] & 0x1000 and b.player.chip.regs[3] == hw.adc.clock_value()
+    # the UART follows the configuration: 19200 8N2 (11-bit characters)
+    assert hw.uart.inits[-1] == (19200, 8, None, 2)
+    # the alarm contact (N.C., pin low = closed) is closed until a second is measured
+    assert hw.alarm.value() == board.ALARM_CLOSED_LEVEL
+    assert mb.write(144, 10)[0] == 6  # 10 Wh a pulse: some pulses in a minute
+    assert mb.write(134, 400)[0] == 6  # 230/400 V wye (the default 600 V would be phase loss)
+
+    b.run(61)
+    st = rt.status()
+    assert st["seconds"] >= 60 and st["errors"] == [0, 0, 0]
+    assert st["overruns"] == 0 and st["crc_errors"] == 0
+    # registers over Modbus: 230 V, 40 A, PF 0.866 lagging, 50 Hz
+    v = mb.floats(395, 3)
+    i = mb.floats(401, 3)
+    assert all(abs(x - 230.0) < 0.05 for x in v), v
+    assert all(abs(x - 40.0) < 0.01 for x in i), i
+    p_kw = mb.floats(277)[0]
+    assert abs(p_kw - 3 * 230 * 40 * 0.8660254 / 1000) < 0.01, p_kw
+    assert abs(mb.floats(283)[0] - 0.866) < 0.001
+    assert abs(mb.floats(291)[0] - 50.0) < 0.01
+    assert mb.u16(146) == 0
+    # pulse contact end to end: pulses x 10 Wh within one pulse of 259 (kWh import)
+    e_imp = mb.floats(259)[0]
+    n_pulses = rises(hw.pulse)
+    assert n_pulses >= 30
+    assert abs(n_pulses * 0.010 - e_imp) <= 0.010, (n_pulses, e_imp)
+    # register 39-40 is the count as of the last second; the contact runs on
+    assert abs(struct.unpack(">I", mb.read(39, 2))[0] - n_pulses) <= 1
+    # the frames the flash stalls cost are counted, never silent
+    assert b.backend.writes >= 2 and st["lost"] > 0
+    # alarm contact open (no phase loss); LCD shows what the menu draws
+    assert hw.alarm.value() == 1 - board.ALARM_CLOSED_LEVEL
+    text = b.lcd.update()
+    frame = rt.app.frame()
+    assert text == tuple(frame)
+    assert bytes(b.lcd.cg[16:24]) == GLYPHS[2]  # the wrench in CGRAM 2
+    # a button press (down, held 60 ms) moves the menu; the LCD follows
+    before = text
+    hw.buttons[1].value(0)
+    b.run(0.06)
+    hw.buttons[1].value(1)
+    b.run(0.3)
+    after = b.lcd.update()
+    assert after != before and after == tuple(rt.app.frame())
+    # the watchdog was fed all along (every HEALTH_MS while alive)
+    assert b.wdt.feeds > 500
+    # phase C voltage lost: alarm contact closes, register 146 says so
+    b.player.load(one_second(scenario(vc=10.0)))
+    b.run(2.5)
+    assert hw.alarm.value() == board.ALARM_CLOSED_LEVEL
+    assert mb.u16(146) & (1 << 10)
+    b.player.load(b.good)
+    b.run(2.5)
+    assert hw.alarm.value() == 1 - board.ALARM_CLOSED_LEVEL
+    assert time.monotonic() - t_wall < 30
+
+
+def test_power_fail_saves(tmp_path):
+    b = Bench(tmp_path)
+    b.modbus.write(134, 400)
+    b.run(3)
+    saves = b.rt.app.persist.saves
+    pf = b.hw.powerfail
+    pf.value(0)  # the comparator says the supply is going
+    pf.handler(pf)  # falling-edge IRQ -> micropython.schedule -> save
+    assert b.rt.app.persist.saves == saves + 1 and b.rt.pf_saves == 1
+    pf.handler(pf)  # bouncing: one save per failure
+    assert b.rt.pf_saves == 1
+    b.run(0.3)
+    pf.value(1)  # supply back: re-armed
+    b.run(0.3)
+    pf.value(0)
+    pf.handler(pf)
+    assert b.rt.pf_saves == 2
+    # what was saved is what a restart loads: energy and the power-up count
+    e = b.rt.meter.energy.count(R.E_WH_IMP, R.E_TOTAL)
+    b2 = Bench(tmp_path, store=NvStore(FileBackend(str(tmp_path / "a.bin"), str(tmp_path / "b.bin"))))
+    assert not b2.rt.fresh
+    assert b2.rt.meter.energy.count(R.E_WH_IMP, R.E_TOTAL) == e
+    assert b2.rt.meter.config.power_ups == 2
+
+
+def test_frontend_faults_alert_and_modbus_answers(tmp_path):
+    b = Bench(tmp_path)
+    rt, mb = b.rt, b.modbus
+    b.run(3)
+    assert rt.fault == 0 and mb.floats(395)[0] > 200
+    feeds = b.wdt.feeds
+    # DRDY stops (a dead ADC or a broken line): no-data fault, wrench,
+    # readings QNAN, Modbus keeps answering, the watchdog keeps being fed
+    b.clock.drdy_on = False
+    b.run(1)
+    assert rt.fault & 2
+    assert struct.unpack(">I", mb.read(395, 2))[0] == 0x7FC00000
+    assert mb.u16(7001) == 1000
+    text = b.lcd.update()
+    assert text[0][13] == "\x02", text  # the wrench glyph (CGRAM 2)
+    assert b.wdt.feeds > feeds + 5
+    # still nothing after RETRY_MS: the ADC is reset and configured again
+    # (the chip answers on SPI, DRDY still dead: the fault stays)
+    b.run(runtime.Runtime.RETRY_MS / 1000)
+    assert rt.reinits == 1 and rt.fault & 2
+    assert b.wdt.feeds > feeds + 50
+    # DRDY back: measuring again within a second or two
+    b.clock.drdy_on = True
+    b.run(2.5)
+    assert rt.fault == 0
+    assert abs(mb.floats(395)[0] - 230.0) < 0.1
+    # stuck codes (a channel repeating one code): fault, wrench, no crash
+    b.player.stuck = True
+    b.run(1.5)
+    assert rt.fault & 1
+    assert b.lcd.update()[0][13] == "\x02"
+    assert mb.u16(7001) == 1000
+    b.player.stuck = False
+    b.run(2.5)
+    assert rt.fault == 0
+
+
+def test_watchdog_starves_when_a_part_hangs(tmp_path):
+    b = Bench(tmp_path)
+    b.run(2)
+    feeds = b.wdt.feeds
+    b.rt.app.frame = None  # the display task now raises every time
+    b.run(3)
+    assert b.rt.errors[2] > 0
+    # fed until the display's heartbeat is ALIVE_MS old, then never again
+    starved = b.wdt.feeds
+    assert starved - feeds <= runtime.Runtime.ALIVE_MS[2] // runtime.Runtime.HEALTH_MS + 1
+    b.run(1)
+    assert b.wdt.feeds == starved
+    # and Modbus still answers meanwhile (until the watchdog resets the board)
+    assert b.modbus.u16(7001) == 1000
+
+
+def test_corrupt_store_starts_with_defaults_and_wrench(tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"EMNV garbage" * 10)
+    (tmp_path / "b.bin").write_bytes(b"\x00" * 64)
+    b = Bench(tmp_path, store=NvStore(FileBackend(str(tmp_path / "a.bin"), str(tmp_path / "b.bin"))))
+    assert b.rt.app.store_alert and not b.rt.fresh
+    b.run(2)
+    assert b.lcd.update()[0][13] == "\x02"
+    assert b.modbus.u16(130) == 40
+
+
+def test_no_lcd_still_runs(tmp_path):
+    class DeadI2C(machine.I2C):
+        def writeto(self, addr, buf, stop=True):
+            raise OSError(19)  # ENODEV: nothing acknowledges 0x27
+
+    hw_make = board.make_hardware
+
+    def make():
+        hw = hw_make()
+        hw.i2c = DeadI2C()
+        return hw
+
+    board.make_hardware = make
+    try:
+        b = Bench(tmp_path)
+    finally:
+        board.make_hardware = hw_make
+    assert b.rt.lcd is None
+    b.run(2)
+    assert b.modbus.u16(7001) == 1000 and b.rt.meter.dsp.seconds >= 1
