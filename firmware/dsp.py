@@ -69,18 +69,18 @@ class Dsp:
         bits = frontend.bits
         st[K.ST_RAIL] = frontend.rail
         st[K.ST_SX] = 32 if sys.maxsize > 0x7FFFFFFF else 0
-        st[K.ST_SHV] = max(0, bits - 15)
-        st[K.ST_SHI] = max(0, bits - 16)
+        st[K.ST_SHV] = max(0, bits - 14)  # voltages to 2**13 (dsp_kernel.py)
+        st[K.ST_SHI] = max(0, bits - 15)  # currents to 2**14
+        self._off_max = frontend.rail >> 6  # coarse offsets held within rail/64
         # integrator leak: corner near 6 Hz whatever fs; output shift so the
         # integrated voltage at 40 Hz still fits the current's range
         k = 6
         while (self.fs / (_TWO_PI * (1 << k))) > 9.0:
             k += 1
         st[K.ST_KLEAK] = k
-        qsh = 0
-        while self._h_mag(40.0) / (1 << qsh) > 1.0:
-            qsh += 1
-        st[K.ST_QSH] = qsh
+        # output shift = leak shift: the integrator's DC gain is 2**k, so
+        # |q| <= |u| for any input and the products keep their bound
+        st[K.ST_QSH] = k
         self.configure(40, 100, 1, 1.0)
         # until a second has been measured, time phase A with the smallest
         # arming threshold that still means 'there is a voltage'
@@ -217,7 +217,7 @@ class Dsp:
 
         r = self.readings
         valid = self._valid_cfg
-        flags = st[K.ST_OVR]
+        flags = 0
         # mean of each phase voltage u_k, line-line d_k, current i_k, integrated q_k
         mu = [mean(K.A_SU + k) for k in range(3)]
         mv = [mean(K.A_SV + k) for k in range(3)]
@@ -276,10 +276,15 @@ class Dsp:
         r[R_VLL_AVG] = _avg(r, R_VLL, self.ll)
         r[R_VLN_AVG] = _avg(r, R_VLN, self.ln)
         r[R_I_AVG] = _avg(r, R_I, self.phases)
+        # register 146 bits 0-5: an input above its +20 % over-range point
+        # ('Metering Over-Range'), i.e. at the converter's full scale. In
+        # type 11 phase A's voltage is A-B, two terminals in anti-phase:
+        # each carries half of it.
+        ab = st[K.ST_MODE] == K.MODE_AB
         for k in range(3):
             if r[R_I + k] > self._i_full_rms:
                 flags |= 8 << k
-            if u_rms[k] > self._v_full_rms:
+            if (u_rms[k] * 0.5 if ab and k == 0 else u_rms[k]) > self._v_full_rms:
                 flags |= 1 << k
         if freq > 0.0:
             r[R_FREQ] = freq
@@ -335,6 +340,13 @@ class Dsp:
             return 0.0
         return periods * self.fs / span
 
+    def _offset(self, off):
+        # the kernel's ranges hold only for offsets within rail/64 (1.6 % of
+        # full scale, far beyond any working front end); a larger DC stays in
+        # the signal, where the covariances remove it anyway
+        m = self._off_max
+        return m if off > m else (-m if off < -m else off)
+
     def _next_second(self, N, u_rms):
         st = self.st
         acc = self.acc
@@ -342,8 +354,9 @@ class Dsp:
         shv = st[K.ST_SHV]
         shi = st[K.ST_SHI]
         for k in range(3):
-            st[K.ST_OFF + k] += _round(acc[K.A_SV + k] * (1 << shv) / N)
-            st[K.ST_OFF + 3 + k] += _round(acc[K.A_SI + k] * (1 << shi) / N)
+            k3 = 3 + k
+            st[K.ST_OFF + k] = self._offset(st[K.ST_OFF + k] + _round(acc[K.A_SV + k] * (1 << shv) / N))
+            st[K.ST_OFF + k3] = self._offset(st[K.ST_OFF + k3] + _round(acc[K.A_SI + k] * (1 << shi) / N))
         # time the frequency on the largest phase voltage that is there;
         # keep the present one unless another is clearly (25 %) larger, so
         # balanced phases do not take turns

@@ -6,22 +6,34 @@
 # 32x32->64 multiply):
 #
 # * Inputs are reduced to an internal scale before any product: voltages to
-#   |v| <= 2**14 (so a line-to-line difference fits 2**15), currents to
-#   |i| <= 2**15. Every product is then <= 2**30 in magnitude.
+#   |v| <= 2**13 (so a line-to-line difference fits 2**14), currents to
+#   |i| <= 2**14. A board's codes are within +-2**(bits-1) (the front-end
+#   contract: a converter's own range, or the synthesizer's clipping) and
+#   the coarse offsets are held within rail/64 (dsp.py), so the reduced
+#   values stay within 1.016 times those bounds by construction, with no
+#   clamp per sample. Every product is then below 1.04 * 2**28.
 # * The reduction from a 24-bit front end (shift 9 or 8) would, by plain
 #   rounding, leave a quantisation error correlated with the waveform: at 1 %
 #   of nominal current (about 190 internal LSB rms) that biases Irms and P by
 #   up to 0.04 %. First-order error feedback (the residue of each rounding is
 #   added to the next sample) pushes that error up the spectrum where it
-#   averages out over a second; the same experiment then shows < 0.003 %.
-#   The residue is carried per channel in the state, so it has no bias and
-#   nothing is truncated.
-# * Sums of products are kept as two words: `lo` in [0, 2**16) and `hi`
-#   counting units of 2**16. Adding a product (|p| <= 2**30) to lo stays
-#   below 2**31, and the carry moves every sample, so lo never overflows.
-#   hi grows by at most 2**14 per sample: after a whole second at fs = 16000
-#   (above the supported 8000) it is below 2**28. dsp.py flushes every second.
-#   Linear sums (sum of v, i, q) grow by 2**15 per sample: 2**29 at 16000/s.
+#   averages out over a second; the same experiment then shows < 0.003 %,
+#   and the benchmark's 1 % points stay under 0.001 % with currents held to
+#   14 bits (about 96 internal LSB rms at 1 % of nominal). The residue is
+#   carried per channel in the state, so it has no bias and nothing is
+#   truncated.
+# * Sums of products are kept as two words: `lo` and `hi` counting units of
+#   2**16. lo starts a group of four frames in [0, 2**16); four products
+#   (|p| < 1.04 * 2**28 each) keep it within +-(1.04 * 2**30 + 2**16), below
+#   2**31; then the carry moves lo's upper part into hi. hi grows by at most
+#   2**12.1 per frame: under 2**26 after a whole second at fs = 16000 (above
+#   the supported 8000). dsp.py flushes every second. Linear sums (of v, i,
+#   q) grow by 2**14.1 per frame: under 2**28 at 16000/s.
+# * On the Cortex-M0+ viper keeps locals in stack slots and an array element
+#   costs an address computation besides the load and store, so the sums live
+#   in locals for the whole block and go back to `acc` once at its end; the
+#   carry runs every fourth frame. This is what keeps the loop near 100
+#   cycles a channel-sample (make bench counts the compiled Thumb code).
 # * Nothing is allocated: all state lives in preallocated array('i') buffers
 #   and viper locals (machine words), so this runs under heap_lock().
 #   Intermediates never exceed 2**31, so the result is bit-identical on the
@@ -32,14 +44,23 @@
 #   its gain and its small phase departure from 90 degrees once a second at
 #   the measured frequency. Its DC response (gain 2**k) is why the integrator
 #   output is taken as a covariance (mean removed), like everything else.
+#   The integrator state carries 8 fraction bits: the floor in s >> k is
+#   then 256 times smaller than the voltage's LSB, where it would otherwise
+#   correlate with the waveform (0.05 % of Q at a 13-bit voltage scale).
+#   Range: |s| <= 2**k * |u| * 2**8 <= 2**8 * 2**14.02 * 2**8 (k = 8 at
+#   8000/s, the largest) < 2**31.
 # * Offsets: a coarse integer offset (updated once a second from the mean)
 #   is subtracted from each raw code; the residue is removed exactly by
 #   computing covariances from the sums (sum(xy)/N - mean(x) mean(y)). That
 #   is right for half-wave loads too: their DC is real signal, taken out
 #   over the whole second, not filtered with a time constant.
-# * Over-range: a raw code at or beyond the converter's rail (the +20 %
-#   over-range point is full scale) is clamped to the rail and flags its
-#   channel: bits 0-5 as register 146.
+# * No comparison runs per sample that can run once a second instead: on
+#   the Cortex-M0+ viper turns each `if` into some ten instructions.
+#   Over-range (register 146 bits 0-5, 'Metering Over-Range +20 %') is the
+#   RMS above the +20 % point, judged in dsp.py. The integrator output shift
+#   equals its leak shift, so even a DC input (integrator gain 2**k) leaves
+#   |q| <= |u|: no clamp needed. q's own rounding carries its residue like
+#   the inputs' (error feedback), so its coarser step adds no bias to Q.
 # * Frequency: zero crossings of one phase voltage (chosen once a second,
 #   the largest), armed by a hysteresis of a fraction of its amplitude, each
 #   interpolated linearly between the two samples around it.
@@ -64,7 +85,7 @@ ST_SHI = const(13)  # raw -> internal shift for currents
 ST_MODE = const(14)  # phase-voltage formation, MODE_*
 ST_INT = const(15)  # 3 integrator states (internal units)
 ST_KLEAK = const(18)  # integrator leak shift k
-ST_QSH = const(19)  # integrator output shift
+ST_QSH = const(19)  # integrator output shift (= ST_KLEAK: |q| <= |u| even at DC)
 ST_ZSEL = const(20)  # phase whose voltage times the frequency (0..2)
 ST_ZHYST = const(21)  # arming threshold, internal units
 ST_ZARM = const(22)
@@ -77,10 +98,11 @@ ST_ZFB = const(28)
 ST_ZLN = const(29)  # last crossing
 ST_ZLA = const(30)
 ST_ZLB = const(31)
-ST_RAIL = const(32)  # largest raw code magnitude (the rail)
-ST_OVR = const(33)  # over-range bits, as register 146 bits 0-5
+ST_RAIL = const(32)  # largest raw code magnitude (the rail; for dsp.py)
+ST_OVR = const(33)  # unused (over-range is judged once a second)
 ST_SX = const(34)  # sign-extension shift for ptr32 loads: 0 on 32-bit targets
-ST_LEN = const(35)
+ST_QEF = const(35)  # 3 error-feedback residues of q (0 .. 2**(QSH+8) - 1)
+ST_LEN = const(38)
 
 MODE_LN = const(0)  # phase voltage = terminal voltage (types 10, 12, 40)
 MODE_DELTA = const(1)  # against the artificial star point (type 31)
@@ -103,23 +125,18 @@ ACC_LEN = const(42)
 @micropython.viper
 def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     sx = st[ST_SX]
-    rail = st[ST_RAIL]
-    nrail = 0 - rail
     shv = st[ST_SHV]
     shi = st[ST_SHI]
     hv = (1 << shv) >> 1
     hi_ = (1 << shi) >> 1
-    vmax = 16384
-    imax = 32767
     mode = st[ST_MODE]
     kl = st[ST_KLEAK]
-    qsh = st[ST_QSH]
+    qsh = st[ST_QSH] + 8  # the integrators carry 8 fraction bits
     zsel = st[ST_ZSEL]
     zhyst = 0 - st[ST_ZHYST]
     zarm = st[ST_ZARM]
     zprev = (st[ST_ZPREV] << sx) >> sx
     n = st[ST_N]
-    ovr = st[ST_OVR]
     o0 = (st[ST_OFF] << sx) >> sx
     o1 = (st[ST_OFF + 1] << sx) >> sx
     o2 = (st[ST_OFF + 2] << sx) >> sx
@@ -135,98 +152,120 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     s0 = (st[ST_INT] << sx) >> sx
     s1 = (st[ST_INT + 1] << sx) >> sx
     s2 = (st[ST_INT + 2] << sx) >> sx
+    f0 = st[ST_QEF]
+    f1 = st[ST_QEF + 1]
+    f2 = st[ST_QEF + 2]
+    # product sums (lo in [0, 2**16) between calls; hi signed)
+    uual = acc[0]
+    uuah = (acc[1] << sx) >> sx
+    uubl = acc[2]
+    uubh = (acc[3] << sx) >> sx
+    uucl = acc[4]
+    uuch = (acc[5] << sx) >> sx
+    dabl = acc[6]
+    dabh = (acc[7] << sx) >> sx
+    dbcl = acc[8]
+    dbch = (acc[9] << sx) >> sx
+    dcal = acc[10]
+    dcah = (acc[11] << sx) >> sx
+    iial = acc[12]
+    iiah = (acc[13] << sx) >> sx
+    iibl = acc[14]
+    iibh = (acc[15] << sx) >> sx
+    iicl = acc[16]
+    iich = (acc[17] << sx) >> sx
+    pal = acc[18]
+    pah = (acc[19] << sx) >> sx
+    pbl = acc[20]
+    pbh = (acc[21] << sx) >> sx
+    pcl = acc[22]
+    pch = (acc[23] << sx) >> sx
+    xal = acc[24]
+    xah = (acc[25] << sx) >> sx
+    xbl = acc[26]
+    xbh = (acc[27] << sx) >> sx
+    xcl = acc[28]
+    xch = (acc[29] << sx) >> sx
+    # linear sums
+    sva = (acc[30] << sx) >> sx
+    svb = (acc[31] << sx) >> sx
+    svc = (acc[32] << sx) >> sx
+    sua = (acc[33] << sx) >> sx
+    sub = (acc[34] << sx) >> sx
+    suc = (acc[35] << sx) >> sx
+    sia = (acc[36] << sx) >> sx
+    sib = (acc[37] << sx) >> sx
+    sic = (acc[38] << sx) >> sx
+    sqa = (acc[39] << sx) >> sx
+    sqb = (acc[40] << sx) >> sx
+    sqc = (acc[41] << sx) >> sx
     j = start * 6
     end = j + nframes * 6
-    while j < end:
-        # ---- raw codes: clamp at the rail (over-range), remove coarse offset,
-        # ---- reduce to the internal scale with error feedback
+    cc = 0
+    while True:
+        if cc == 4 or j >= end:
+            # carry: lo back to [0, 2**16), its upper part into hi
+            uuah += uual >> 16
+            uual &= 0xFFFF
+            uubh += uubl >> 16
+            uubl &= 0xFFFF
+            uuch += uucl >> 16
+            uucl &= 0xFFFF
+            dabh += dabl >> 16
+            dabl &= 0xFFFF
+            dbch += dbcl >> 16
+            dbcl &= 0xFFFF
+            dcah += dcal >> 16
+            dcal &= 0xFFFF
+            iiah += iial >> 16
+            iial &= 0xFFFF
+            iibh += iibl >> 16
+            iibl &= 0xFFFF
+            iich += iicl >> 16
+            iicl &= 0xFFFF
+            pah += pal >> 16
+            pal &= 0xFFFF
+            pbh += pbl >> 16
+            pbl &= 0xFFFF
+            pch += pcl >> 16
+            pcl &= 0xFFFF
+            xah += xal >> 16
+            xal &= 0xFFFF
+            xbh += xbl >> 16
+            xbl &= 0xFFFF
+            xch += xcl >> 16
+            xcl &= 0xFFFF
+            cc = 0
+            if j >= end:
+                break
+        cc += 1
+        # ---- raw codes: remove the coarse offset, reduce to the internal
+        # ---- scale with error feedback
         x = (buf[j] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 1
-        elif x <= nrail:
-            x = nrail
-            ovr |= 1
         y = x - o0 + e0
         va = (y + hv) >> shv
         e0 = y - (va << shv)
         x = (buf[j + 1] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 2
-        elif x <= nrail:
-            x = nrail
-            ovr |= 2
         y = x - o1 + e1
         vb = (y + hv) >> shv
         e1 = y - (vb << shv)
         x = (buf[j + 2] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 4
-        elif x <= nrail:
-            x = nrail
-            ovr |= 4
         y = x - o2 + e2
         vc = (y + hv) >> shv
         e2 = y - (vc << shv)
         x = (buf[j + 3] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 8
-        elif x <= nrail:
-            x = nrail
-            ovr |= 8
         y = x - o3 + e3
         ia = (y + hi_) >> shi
         e3 = y - (ia << shi)
         x = (buf[j + 4] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 16
-        elif x <= nrail:
-            x = nrail
-            ovr |= 16
         y = x - o4 + e4
         ib = (y + hi_) >> shi
         e4 = y - (ib << shi)
         x = (buf[j + 5] << sx) >> sx
-        if x >= rail:
-            x = rail
-            ovr |= 32
-        elif x <= nrail:
-            x = nrail
-            ovr |= 32
         y = x - o5 + e5
         ic = (y + hi_) >> shi
         e5 = y - (ic << shi)
         j += 6
-        # A coarse offset that lags a moving DC can push a value a little past
-        # the internal range; hold it there so no product can exceed 2**30.
-        if va > vmax:
-            va = vmax
-        elif va < 0 - vmax:
-            va = 0 - vmax
-        if vb > vmax:
-            vb = vmax
-        elif vb < 0 - vmax:
-            vb = 0 - vmax
-        if vc > vmax:
-            vc = vmax
-        elif vc < 0 - vmax:
-            vc = 0 - vmax
-        if ia > imax:
-            ia = imax
-        elif ia < 0 - imax:
-            ia = 0 - imax
-        if ib > imax:
-            ib = imax
-        elif ib < 0 - imax:
-            ib = 0 - imax
-        if ic > imax:
-            ic = imax
-        elif ic < 0 - imax:
-            ic = 0 - imax
         # ---- phase voltages by wiring
         if mode == 0:
             ua = va
@@ -234,7 +273,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             uc = vc
         elif mode == 1:
             # artificial star point: (va+vb+vc)/3, 10923/2**15 = 1/3 - 1e-5;
-            # |va+vb+vc| <= 3*2**14, product < 2**30
+            # |va+vb+vc| < 3.05 * 2**13, product < 2**29
             m = ((va + vb + vc) * 10923) >> 15
             ua = va - m
             ub = vb - m
@@ -244,86 +283,51 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             ub = vb
             uc = vc
         # ---- 90-degree voltages: leaky integrators
-        s0 = s0 - (s0 >> kl) + ua
-        s1 = s1 - (s1 >> kl) + ub
-        s2 = s2 - (s2 >> kl) + uc
-        qa = s0 >> qsh
-        qb = s1 >> qsh
-        qc = s2 >> qsh
-        if qa > imax:
-            qa = imax
-        elif qa < 0 - imax:
-            qa = 0 - imax
-        if qb > imax:
-            qb = imax
-        elif qb < 0 - imax:
-            qb = 0 - imax
-        if qc > imax:
-            qc = imax
-        elif qc < 0 - imax:
-            qc = 0 - imax
+        s0 = s0 - (s0 >> kl) + (ua << 8)
+        s1 = s1 - (s1 >> kl) + (ub << 8)
+        s2 = s2 - (s2 >> kl) + (uc << 8)
+        # q = s / 2**qsh with the rounding residue carried (error feedback)
+        t = s0 + f0
+        qa = t >> qsh
+        f0 = t - (qa << qsh)
+        t = s1 + f1
+        qb = t >> qsh
+        f1 = t - (qb << qsh)
+        t = s2 + f2
+        qc = t >> qsh
+        f2 = t - (qc << qsh)
         # ---- linear sums (means for the covariances)
-        acc[30] += va
-        acc[31] += vb
-        acc[32] += vc
-        acc[33] += ua
-        acc[34] += ub
-        acc[35] += uc
-        acc[36] += ia
-        acc[37] += ib
-        acc[38] += ic
-        acc[39] += qa
-        acc[40] += qb
-        acc[41] += qc
-        # ---- products, two-word sums: lo in [0, 2**16), carry to hi
-        t = acc[0] + ua * ua
-        acc[1] += t >> 16
-        acc[0] = t & 0xFFFF
-        t = acc[2] + ub * ub
-        acc[3] += t >> 16
-        acc[2] = t & 0xFFFF
-        t = acc[4] + uc * uc
-        acc[5] += t >> 16
-        acc[4] = t & 0xFFFF
+        sva += va
+        svb += vb
+        svc += vc
+        sua += ua
+        sub += ub
+        suc += uc
+        sia += ia
+        sib += ib
+        sic += ic
+        sqa += qa
+        sqb += qb
+        sqc += qc
+        # ---- products into the low words
+        uual += ua * ua
+        uubl += ub * ub
+        uucl += uc * uc
         d = va - vb
-        t = acc[6] + d * d
-        acc[7] += t >> 16
-        acc[6] = t & 0xFFFF
+        dabl += d * d
         d = vb - vc
-        t = acc[8] + d * d
-        acc[9] += t >> 16
-        acc[8] = t & 0xFFFF
+        dbcl += d * d
         d = vc - va
-        t = acc[10] + d * d
-        acc[11] += t >> 16
-        acc[10] = t & 0xFFFF
-        t = acc[12] + ia * ia
-        acc[13] += t >> 16
-        acc[12] = t & 0xFFFF
-        t = acc[14] + ib * ib
-        acc[15] += t >> 16
-        acc[14] = t & 0xFFFF
-        t = acc[16] + ic * ic
-        acc[17] += t >> 16
-        acc[16] = t & 0xFFFF
-        t = acc[18] + ua * ia
-        acc[19] += t >> 16
-        acc[18] = t & 0xFFFF
-        t = acc[20] + ub * ib
-        acc[21] += t >> 16
-        acc[20] = t & 0xFFFF
-        t = acc[22] + uc * ic
-        acc[23] += t >> 16
-        acc[22] = t & 0xFFFF
-        t = acc[24] + qa * ia
-        acc[25] += t >> 16
-        acc[24] = t & 0xFFFF
-        t = acc[26] + qb * ib
-        acc[27] += t >> 16
-        acc[26] = t & 0xFFFF
-        t = acc[28] + qc * ic
-        acc[29] += t >> 16
-        acc[28] = t & 0xFFFF
+        dcal += d * d
+        iial += ia * ia
+        iibl += ib * ib
+        iicl += ic * ic
+        pal += ua * ia
+        pbl += ub * ib
+        pcl += uc * ic
+        xal += qa * ia
+        xbl += qb * ib
+        xcl += qc * ic
         # ---- zero crossings (negative to positive) of the selected phase
         if zsel == 0:
             z = ua
@@ -346,6 +350,48 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             st[ST_ZLB] = z
         zprev = z
         n += 1
+    acc[0] = uual
+    acc[1] = uuah
+    acc[2] = uubl
+    acc[3] = uubh
+    acc[4] = uucl
+    acc[5] = uuch
+    acc[6] = dabl
+    acc[7] = dabh
+    acc[8] = dbcl
+    acc[9] = dbch
+    acc[10] = dcal
+    acc[11] = dcah
+    acc[12] = iial
+    acc[13] = iiah
+    acc[14] = iibl
+    acc[15] = iibh
+    acc[16] = iicl
+    acc[17] = iich
+    acc[18] = pal
+    acc[19] = pah
+    acc[20] = pbl
+    acc[21] = pbh
+    acc[22] = pcl
+    acc[23] = pch
+    acc[24] = xal
+    acc[25] = xah
+    acc[26] = xbl
+    acc[27] = xbh
+    acc[28] = xcl
+    acc[29] = xch
+    acc[30] = sva
+    acc[31] = svb
+    acc[32] = svc
+    acc[33] = sua
+    acc[34] = sub
+    acc[35] = suc
+    acc[36] = sia
+    acc[37] = sib
+    acc[38] = sic
+    acc[39] = sqa
+    acc[40] = sqb
+    acc[41] = sqc
     st[ST_EF] = e0
     st[ST_EF + 1] = e1
     st[ST_EF + 2] = e2
@@ -355,7 +401,9 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     st[ST_INT] = s0
     st[ST_INT + 1] = s1
     st[ST_INT + 2] = s2
+    st[ST_QEF] = f0
+    st[ST_QEF + 1] = f1
+    st[ST_QEF + 2] = f2
     st[ST_ZARM] = zarm
     st[ST_ZPREV] = zprev
     st[ST_N] = n
-    st[ST_OVR] = ovr

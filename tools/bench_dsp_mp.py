@@ -11,6 +11,9 @@ import time
 from array import array
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/../firmware")
+import micropython  # noqa: E402
+from compat import ptr32  # noqa: E402,F401
+
 import dsp_kernel as K  # noqa: E402
 from dsp import Dsp  # noqa: E402
 from frontend import FrontEnd  # noqa: E402
@@ -31,6 +34,28 @@ def one_second(fe):
             buf[6 * n + k] = int(325.27 * math.cos(th) * vs)
             buf[6 * n + 3 + k] = int(14.142 * math.cos(th - 0.5) * is_)
     return buf
+
+
+@micropython.viper
+def _ref_viper(buf: ptr32, n: int) -> int:
+    # the guide's yardstick: a viper loop iteration costs about 30 cycles on
+    # the RP2040
+    s = 0
+    i = 0
+    while i < n:
+        s += buf[i]
+        i += 1
+    return s
+
+
+def _ref_bytecode(buf, n):
+    # ... and a bytecode loop iteration about 400
+    s = 0
+    i = 0
+    while i < n:
+        s += buf[i]
+        i += 1
+    return s
 
 
 def float_second(buf, sums):
@@ -116,7 +141,19 @@ def main():
     for _ in range(fsec):
         float_second(buf, sums)
     float_us = time.ticks_diff(time.ticks_us(), t0) / fsec
+    # yardsticks: host ns per iteration of a minimal viper and bytecode loop
+    n = len(buf)
+    t0 = time.ticks_us()
+    for _ in range(20):
+        _ref_viper(buf, n)
+    ref_viper_ns = time.ticks_diff(time.ticks_us(), t0) * 1000 / (20 * n)
+    t0 = time.ticks_us()
+    for _ in range(2):
+        _ref_bytecode(buf, n)
+    ref_bc_ns = time.ticks_diff(time.ticks_us(), t0) * 1000 / (2 * n)
     print(json.dumps({
+        "ref_viper_ns_per_iter": ref_viper_ns,
+        "ref_bytecode_ns_per_iter": ref_bc_ns,
         "fs": FS,
         "seconds": seconds,
         "kernel_us_per_s": kernel_us,
