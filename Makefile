@@ -38,7 +38,11 @@ mpy: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-bench: venv
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-bench.txt
+	touch $@
+
+bench: venv $(VENV)/.bench-installed
 	$(PY) tools/bench.py
 
 # Feed a scenario's synthetic waveforms through the DSP, print each second.

@@ -204,9 +204,12 @@ def speed(seconds):
     s["rtf_float"] = s["float_us_per_s"] / 1e6
     s["float_over_fixed"] = s["float_us_per_s"] / s["dsp_us_per_s"]
     # RP2040: the compiled Thumb code of the loop, counted (tools/thumb_count.py)
+    # and run in an emulator over a second of frames (tools/thumb_emulate.py)
     import thumb_count
+    import thumb_emulate
 
     s["rp2040"] = thumb_count.count()
+    s["rp2040_emulated"] = thumb_emulate.run()
     s["host_bytecode_over_viper"] = s["ref_bytecode_ns_per_iter"] / s["ref_viper_ns_per_iter"]
     return s
 
@@ -224,14 +227,15 @@ def print_speed(s):
           % (s["float_us_per_s"], s["rtf_float"]))
     print("  float / fixed     : %8.1f x" % s["float_over_fixed"])
     print("  DSP object heap   : %8d bytes" % s["dsp_heap_bytes"])
+    e = s["rp2040_emulated"]
+    print("  RP2040, the loop's armv6m code run in an emulator over %d frames (results %s CPython's):"
+          % (e["frames"], "identical to" if e["matches_cpython"] else "DIFFERENT from"))
+    print("    %.0f cycles a frame = %.0f cycles a channel-sample = %.2f %% of a 125 MHz core"
+          " (target: 250, 3 %%)" % (e["cycles_per_frame"], e["cycles_per_sample"], e["core_pct_125mhz"]))
     t = s["rp2040"]
     cyc = t["loop_cycles_all_paths"]
-    print("  RP2040 (mpy-cross -march=armv6m, the loop's Thumb code counted): %d instructions, %d cycles"
+    print("    static: %d instructions in the loop, %d cycles if every branch's code ran in one frame"
           % (t["loop_instructions"], cyc))
-    print("    if every branch's code ran each frame: %.0f cycles a channel-sample, %.2f %% of a 125 MHz core"
-          % (cyc / 6, 100 * cyc * s["fs"] / 125e6))
-    print("    (an upper bound: a frame runs one wiring mode of three, the carry every fourth frame, a")
-    print("     zero-crossing record some 50 times a second. Target: 250 cycles a sample, 3 %.)")
 
 
 def runtime(seconds):
