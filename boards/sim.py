@@ -20,12 +20,14 @@ CAL_PHASE_DEG = (0.0, 0.0, 0.0)
 class SynthSource:
     """Sample source playing a scenario through the synthesizer."""
 
-    def __init__(self, scenario, seed=1):
+    def __init__(self, scenario, seed=1, errors=None):
+        # errors: deliberate gain and phase errors of the front-end
+        # (tools/synth.py Synth(errors=...)), for calibration tests
         from synth import Synth  # tools/, on the simulator's path only
 
         fe = scenario.frontend
         self.frontend = FrontEnd(fe["bits"], fe["fs_hz"], fe["noise_lsb"])
-        self.synth = Synth(scenario, seed=seed)
+        self.synth = Synth(scenario, seed=seed, errors=errors)
 
     def read(self, buf):
         return self.synth.fill(buf, len(buf) // 6)

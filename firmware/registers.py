@@ -55,6 +55,7 @@ _S_SS = const(9)
 _S_STR = const(10)
 _S_RTC = const(11)  # 155-157: bank.clock (rtc.py)
 _S_LOG = const(12)  # 160-168: bank.datalog (datalog.py)
+_S_CAL = const(13)  # 7201-7209: cfg.cal_gains x 10000, cfg.cal_phases x 1000
 _I_SUM = const(-1)
 
 # encodings
@@ -79,7 +80,7 @@ _EN_KINDS = {
 _DM = ("p", "q", "s")
 # scale -> fixed power of ten, or the config attribute holding it
 _SCALES = {
-    "": 0, "1": 0, "100": 0, "0.01": -2, "0.0001": -4, "E": "sf_e", "W": "sf_w", "V": "sf_v",
+    "": 0, "1": 0, "100": 0, "0.01": -2, "0.001": -3, "0.0001": -4, "E": "sf_e", "W": "sf_w", "V": "sf_v",
     "I": "sf_i", "A_SF": "ss_a_sf", "V_SF": "ss_v_sf", "W_SF": "ss_w_sf", "VA_SF": "ss_w_sf",
     "VAR_SF": "ss_w_sf", "Hz_SF": -2, "PF_SF": -2, "TotWh_SF": "ss_e_sf", "TotVAh_SF": "ss_e_sf",
     "TotVArh_SF": "ss_e_sf",
@@ -214,6 +215,12 @@ class RegisterBank:
             s = _S_RTC
             a = int(rest)
             self._writable[reg] = a  # an int: clock word index
+        elif key == "cal":
+            s = _S_CAL
+            kind, _, ch = rest.partition(".")
+            a = 0 if kind == "gain" else 1
+            b = int(ch)
+            self._writable[reg] = (a, b)  # a tuple: a calibration word
         elif key == "log":
             s = _S_LOG
             a = int(rest)
@@ -307,6 +314,11 @@ class RegisterBank:
         if s == _S_LOG:
             d = self.datalog
             return 0 if d is None else d.reg(a)
+        if s == _S_CAL:
+            if a == 0:
+                return int(self.cfg.cal_gains[b] * 10000.0 + 0.5)
+            x = self.cfg.cal_phases[b] * 1000.0
+            return int(x + 0.5) if x >= 0 else -int(0.5 - x)
         if s == _S_RESETS:
             return self.energy.resets
         if s == _S_SS:
@@ -360,6 +372,13 @@ class RegisterBank:
             if isinstance(key, int):  # 155-157, consecutive in one request
                 if clk < 0:
                     clk = i
+                continue
+            if isinstance(key, tuple):  # 7201-7209: one validation path, Config.apply
+                gains, phases = _cal_change(self.cfg, changes)
+                if key[0] == 0:
+                    gains[key[1]] = v / 10000.0
+                else:
+                    phases[key[1]] = (v - 0x10000 if v & 0x8000 else v) / 1000.0
                 continue
             if key is None:  # 129
                 if v not in (CMD_CLEAR_ENERGY, CMD_DEMAND_SYNC, CMD_PEAK_RESET, CMD_CLEAR_PULSES,
@@ -417,6 +436,14 @@ class RegisterBank:
     def device_id_objects(self):
         # 0x2B/0x0E basic objects 0x00 vendor, 0x01 product code, 0x02 revision
         return self._objects
+
+
+def _cal_change(cfg, changes):
+    # the calibration lists of this write, started from the present values
+    if "cal_gains" not in changes:
+        changes["cal_gains"] = list(cfg.cal_gains)
+        changes["cal_phases"] = list(cfg.cal_phases)
+    return changes["cal_gains"], changes["cal_phases"]
 
 
 def _put_int(buf, off, w, v):

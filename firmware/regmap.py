@@ -245,6 +245,18 @@ _r(7102, "UInt", "baud", "", "cfg.baud", RW, 1,
    "Baud rate: 1200, 2400, 4800, 9600, 19200, 38400 (vendor register)")
 _r(7103, "UInt", "", "", "cfg.parity", RW, 1, "Parity: 0 = none, 1 = odd, 2 = even (vendor register)")
 
+# ---- Calibration (vendor block 7201-7209; tools/calibrate.py) ---------------------------
+# cal.gain.<ch>: config cal_gains[ch] x 10000; cal.phase.<ph>: cal_phases[ph] in
+# millidegrees (the current's extra lag the DSP removes). Written through
+# Config.apply like any setting: refused values are exception 3.
+_CH = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")
+for _i in range(6):
+    _r(7201 + _i, "UInt", "", "0.0001", "cal.gain.%d" % _i, RW, 1,
+       "Calibration gain, channel %s, x 10000 (5000-20000 = 0.5-2.0; 10000 = 1)" % _CH[_i])
+for _i in range(3):
+    _r(7207 + _i, "SInt", "deg", "0.001", "cal.phase.%d" % _i, RW, 1,
+       "Phase correction, phase %s, millidegrees (-10000..10000): the current's lag removed" % _PH[_i])
+
 # ---- SunSpec common model (40001-40069) ----------------------------------------------
 _r(40001, "uint32", "", "", "const.0x53756E53", R, 1, "ASCII 'SunS': start of the SunSpec blocks", "SunS")
 _r(40003, "uint16", "", "", "const.1", R, 1, "SunSpec common model ID", "ID")
@@ -309,7 +321,7 @@ SS_MODEL_BY_TYPE = {10: 201, 11: 201, 12: 202, 40: 203, 31: 204}
 # Blocks the Modbus server answers: (first, last) registers, base 1. Inside
 # a block, registers no row covers read as GAP_WORD; everything outside
 # every block is 'illegal data address' (exception 2).
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (40001, 40178))
 GAP_WORD = 0x8000
 # Data-log buffer window (addendum): with page n (158) selected, 8000 + k is
 # buffer n's k-th newest entry; unwritten entries, 13760 and everything with
@@ -342,7 +354,8 @@ DECISIONS = (
      "per-phase energy ULongs of phases the system type lacks read 0x8000 0x0000 (MSR 0x8000)."),
     ("113-128, 179-256", "Undocumented gaps inside 1-408 read 0x8000 (like the datasheet's own "
      "reserved 38 and 112) so one request may span them; every register outside the blocks "
-     "1-408, 7001, 7101-7103, 8000-13760, 40001-40178 is an illegal data address (exception 2), "
+     "1-408, 7001, 7101-7103, 7201-7209, 8000-13760, 40001-40178 is an illegal data address "
+     "(exception 2), "
      "and so is any request that touches one."),
     ("131", "CT primary 5-32000 A (the datasheet's specification and the DSP), not 1-32000."),
     ("134", "The 82-660 V check (134 / PT ratio) is made when 134 is written; the datasheet asks "
@@ -371,6 +384,11 @@ DECISIONS = (
      "history; present demand and peaks stay until the next sub-interval closes."),
     ("7101-7103", "Communication settings (no datasheet register): address, baud rate as the "
      "number itself, parity 0 none 1 odd 2 even. The passwords have no register."),
+    ("7201-7209", "Calibration (no datasheet register): six channel gains x 10000 and three "
+     "phase corrections in millidegrees, kept in the store; written by tools/calibrate.py from a "
+     "reference source's known V, I and PF. Any subset may be written in one request; the result "
+     "is checked as a whole (gains 0.5-2.0, phases +-10 degrees) and a refused value is "
+     "exception 3 with nothing changed."),
     ("40069", "DA, the Modbus address (the datasheet's second '40068' row); writable, the same "
      "value as 7101."),
     ("40108-40176", "Laid out as pysunspec2's model JSON; acc32 energies in Wh/VAh/varh with their "

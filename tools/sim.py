@@ -51,6 +51,9 @@ def parse_args(argv=None):
     ap.add_argument("--exit-at-end", action="store_true", help="exit when the scenario ends")
     ap.add_argument("--keys", help='replay a key script: "up up right ..." (250 ms of simulated time apart)')
     ap.add_argument("--lcd-log", help="append every new LCD frame to FILE (two lines of text)")
+    ap.add_argument("--frontend-errors", metavar="JSON",
+                    help='a front-end that needs calibrating: {"gain": [6 factors Va..Ic], '
+                         '"phase_deg": [3 current delays, degrees]}')
     a = ap.parse_args(argv)
     if a.speed != "max":
         try:
@@ -85,6 +88,8 @@ def child_command(a):
         cmd += ["--keys", a.keys]
     if a.lcd_log:
         cmd += ["--lcd-log", os.path.abspath(a.lcd_log)]
+    if a.frontend_errors:
+        cmd += ["--frontend-errors", a.frontend_errors]
     return cmd
 
 
@@ -305,6 +310,13 @@ def main(argv=None):
         scenario.load(a.scenario)  # the firmware side checks it again; this says why up front
     except scenario.ScenarioError as e:
         sys.exit("sim: bad scenario: %s" % e)
+    if a.frontend_errors:
+        import synth
+
+        try:
+            synth._errors(json.loads(a.frontend_errors))
+        except (ValueError, TypeError, AttributeError) as e:
+            sys.exit("sim: bad --frontend-errors: %s" % e)
     sys.exit(Host(a).run())
 
 

@@ -83,11 +83,11 @@ class LineInput:
 
 def parse_argv(argv):
     opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False, "keys": "",
-            "lcd_log": None}
+            "lcd_log": None, "frontend_errors": None}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log"):
+        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log", "--frontend-errors"):
             opts[a[2:].replace("-", "_")] = argv[i + 1]
             i += 2
         elif a == "--exit-at-end":
@@ -108,7 +108,12 @@ def main():
         sys.exit(2)
     from simboard import SimBoard
 
-    board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"])
+    fe_err = opts["frontend_errors"]
+    if fe_err:
+        import json
+
+        fe_err = json.loads(fe_err)
+    board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"], fe_err)
     speed = None if opts["speed"] == "max" else float(opts["speed"])
     inp = LineInput()
     fs = board.fs

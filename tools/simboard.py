@@ -94,8 +94,8 @@ def _out(line):
 
 
 class SimBoard:
-    def __init__(self, sc, state_dir=None, keys=None, lcd_log=None):
-        self.source = SynthSource(sc)
+    def __init__(self, sc, state_dir=None, keys=None, lcd_log=None, frontend_errors=None):
+        self.source = SynthSource(sc, errors=frontend_errors)
         fs = self.fs = self.source.frontend.fs
         self.block = fs // 20  # 50 ms: the display, keys and pulses step here
         self.pulse_pin = SimPin()

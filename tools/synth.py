@@ -59,7 +59,12 @@ _TWO_PI = 2.0 * math.pi
 
 
 class Synth:
-    def __init__(self, scenario, seed=1, bits=None, fs=None, noise_lsb=None):
+    def __init__(self, scenario, seed=1, bits=None, fs=None, noise_lsb=None, errors=None):
+        # errors: a front-end that is off, for calibration tests:
+        # {"gain": 6 factors (Va Vb Vc Ia Ib Ic), "phase_deg": 3 current
+        # delays in degrees of the fundamental (positive: the current lags
+        # more; a harmonic h is delayed by h times as many degrees)}
+        self.errors = _errors(errors)
         if not isinstance(scenario, Scenario):
             scenario = parse(scenario)
         fe = scenario.frontend
@@ -121,7 +126,8 @@ class Synth:
         for seg in sc.segments:
             n0 = _frames_before(t * fs)
             self._starts.append(n0)
-            plan = _SegmentPlan(seg, fs, th, n0 - t * fs, v_scale * amp_unit, i_scale * amp_unit)
+            plan = _SegmentPlan(seg, fs, th, n0 - t * fs, v_scale * amp_unit, i_scale * amp_unit,
+                                self.errors)
             n_max = max(n_max, len(plan.orders))
             self._segs.append(plan)
             th = math.fmod(th + _TWO_PI * seg.frequency_hz * seg.duration_s, _TWO_PI)
@@ -221,7 +227,7 @@ class Synth:
 class _SegmentPlan:
     # What one segment needs per block: its orders, their per-sample
     # rotation, and per channel the (order slot, A, B) of each component.
-    def __init__(self, seg, fs, th_start, lead, v_amp, i_amp):
+    def __init__(self, seg, fs, th_start, lead, v_amp, i_amp, errors=None):
         self.th_start = th_start
         self.lead = lead  # first frame's time after the segment start, in frames
         self.w = _TWO_PI * seg.frequency_hz / fs
@@ -234,11 +240,17 @@ class _SegmentPlan:
         self.orders = orders
         self.rot = [(math.cos(h * self.w), math.sin(h * self.w)) for h in orders]
         self.comps = [[] for _ in range(6)]
+        g, ph = errors if errors is not None else ((1.0,) * 6, (0.0,) * 3)
         for k in range(3):
             for order, vp, ip in comps[k]:
                 slot = orders.index(order)
-                self._add(k, slot, vp, v_amp)
-                self._add(3 + k, slot, ip, i_amp)
+                self._add(k, slot, vp, v_amp * g[k])
+                if ph[k]:  # a delay: the phasor turns back by h times the angle
+                    a = -math.radians(ph[k]) * order
+                    c = math.cos(a)
+                    sn = math.sin(a)
+                    ip = (ip[0] * c - ip[1] * sn, ip[0] * sn + ip[1] * c)
+                self._add(3 + k, slot, ip, i_amp * g[3 + k])
 
     def _add(self, ch, slot, phasor, scale):
         # peak * cos(h th + phi) = (peak cos phi) cos(h th) - (peak sin phi) sin(h th)
@@ -251,6 +263,26 @@ class _SegmentPlan:
     def phase_at(self, m):
         # fundamental phase at frame m of the segment (m = 0: its first frame)
         return self.th_start + self.w * (m + self.lead)
+
+
+def _errors(e):
+    # validated (gains, phases) or None; unknown keys are errors
+    if e is None:
+        return None
+    for k in e:
+        if k not in ("gain", "phase_deg"):
+            raise ValueError("front-end errors take 'gain' and 'phase_deg', not %r" % (k,))
+    g = tuple(float(x) for x in e.get("gain", (1.0,) * 6))
+    ph = tuple(float(x) for x in e.get("phase_deg", (0.0,) * 3))
+    if len(g) != 6 or len(ph) != 3:
+        raise ValueError("front-end errors: 6 gains and 3 phase angles")
+    for x in g:
+        if not 0.5 <= x <= 2.0:
+            raise ValueError("front-end gain error %r outside 0.5..2" % (x,))
+    for x in ph:
+        if not -20.0 <= x <= 20.0:
+            raise ValueError("front-end phase error %r outside +-20 degrees" % (x,))
+    return g, ph
 
 
 def _round(x):
