@@ -9,6 +9,8 @@
 #   app.tick(now_ms)             every few ms: pulse contact timing, display
 #   app.key(name, now_ms)        a button event
 #   app.power_fail()             the control-power supply is going: save now
+#   app.frontend_fault(active)   the acquisition is in fault: an alert (wrench)
+#   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
 from alarms import AlarmContact, Alarms
 from datalog import DataLog
@@ -42,6 +44,7 @@ class App:
         self.pdu = ModbusPdu(m.bank)
         self.menu = Menu(MeterView(m, self.alarms))
         self.fresh = True
+        self._fe_fault = False
         self._last_exp = None
         self._dirty = False
         m.on_second = self._second
@@ -93,6 +96,16 @@ class App:
     def frame(self):
         return self.menu.frame()
 
+    def frontend_fault(self, active):
+        # no data-ready, stuck codes, CRC errors: the wrench until it clears
+        # (at once: while no data comes, no second comes to recompute it)
+        self._fe_fault = bool(active)
+        if active:
+            self.alarms.wrench = True
+
+    def frames_lost(self, n):
+        self.meter.dsp.add_gap(n)
+
     def power_fail(self):
         # datasheet: 100 ms ride-through; one save is well inside it
         self.save()
@@ -117,7 +130,8 @@ class App:
         ct.pulses_exp = self.pulse.count2
         d = m.dsp
         a = self.alarms
-        a.update(d.readings, d.flags, self.pulse.overrun, m.config.pulse_conf_err, self.store_alert)
+        a.update(d.readings, d.flags, self.pulse.overrun, m.config.pulse_conf_err,
+                 self.store_alert or self._fe_fault)
         m.extra_errors = a.error_bitmap & _LOSS_BITS
         m.bank.under_voltage = a.loss != 0
         self.contact.set(a.alarm_active)

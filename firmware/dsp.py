@@ -65,6 +65,7 @@ class Dsp:
         self._checked = None
         self._freq = 0.0
         self._last_cross = None  # last crossing time, in frames, this second
+        self._gap = 0  # frames the board lost this second (add_gap)
         st = self.st
         bits = frontend.bits
         st[K.ST_RAIL] = frontend.rail
@@ -202,6 +203,14 @@ class Dsp:
                 done += 1
         return done
 
+    def add_gap(self, frames):
+        """The board lost `frames` frames (a flash erase stalls interrupts on
+        the RP2040). The second they fall in bills its energy over its
+        measured frames plus the gap, at the power measured around it, so a
+        stall costs no energy; the readings are those of the frames there."""
+        if frames > 0:
+            self._gap += frames
+
     # ---- once a second -----------------------------------------------------
     def _close_second(self):
         st = self.st
@@ -243,7 +252,8 @@ class Dsp:
         e = self.energy
         for x in range(N_ENERGIES):
             e[x] = 0.0
-        T = N / self.fs
+        T = (N + self._gap) / self.fs
+        self._gap = 0
         ptot = 0.0
         qtot = 0.0
         for k in range(3):

@@ -118,6 +118,7 @@ class Runtime:
         self._frame_due = True
         self.frames = 0  # frames handed to the DSP
         self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
+        self._lost = 0  # the driver's lost-frame count already billed
         self.fe_running = False
         self._retry_ms = now
         self.reinits = 0
@@ -167,7 +168,7 @@ class Runtime:
             self.fe_running = False
             self.fault |= _NO_DATA
             self.last_error = e
-            self._fault_shown()
+            self.app.frontend_fault(True)
 
     def _comm_change(self, baud, parity, stop):
         # RtuSlave calls this after the reply that changed 7102/7103 has left
@@ -203,6 +204,12 @@ class Runtime:
             try:
                 buf = self._bufs[self._k]
                 n = self.source.read_block(buf, self.BLOCK_FRAMES)
+                lost = getattr(self.source, "lost", 0)
+                if lost != self._lost:
+                    # frames gone while interrupts were off (flash writes):
+                    # billed at the power measured around them
+                    self.app.frames_lost(lost - self._lost)
+                    self._lost = lost
                 if n:
                     self._k ^= 1  # the other block next: the IRQ never writes the one in use
                     self.app.samples(buf, n)
@@ -214,8 +221,6 @@ class Runtime:
                         led = getattr(self.hw, "led", None)
                         if led is not None:
                             led.value(s & 1)
-                        if self.fault:
-                            self._fault_shown()
             except Exception as e:  # a bug: counted; the watchdog decides
                 self._caught(_PART_DSP, e)
         try:
@@ -257,12 +262,6 @@ class Runtime:
             except OSError:  # a loose display connector: retried next frame
                 self.lcd_errors += 1
 
-    def _fault_shown(self):
-        # [workaround] App's alarms recompute the wrench each second from
-        # 146 and the store alert; the front-end fault is OR-ed in here
-        # after each second and while no second comes at all
-        self.app.alarms.wrench = True
-
     def _health(self, now):
         clock = self.clock
         src = self.source
@@ -272,8 +271,9 @@ class Runtime:
         else:
             f = _NO_DATA
         if f and not self.fault:
-            self._fault_shown()
             self._retry_ms = now  # re-initialise if it lasts RETRY_MS
+        if bool(f) != bool(self.fault):
+            self.app.frontend_fault(f != 0)
         if f & _NO_DATA and not self.fault & _NO_DATA:
             # nothing measured: the readings are not known any more (QNAN
             # on Modbus, '----' on the display); energy simply stops

@@ -363,3 +363,21 @@ def test_sample_rate_is_a_parameter_2000_to_8000():
             raise AssertionError("fs %d accepted" % bad)
         except ValueError:
             pass
+
+
+def test_frames_lost_in_a_flash_stall_are_billed():
+    # 126 frames (50 ms) lost while interrupts were off: the second's energy
+    # covers them at the measured power; the readings are unchanged
+    a = meter(40)
+    b = meter(40)
+    seconds(a, Wave(phases(230.0, 10.0, lag=30.0)), 2)
+    wb = Wave(phases(230.0, 10.0, lag=30.0))
+    seconds(b, wb, 1)
+    b.add_gap(126)
+    seconds(b, wb, 1)
+    check("P unchanged", b.readings[R_P_TOT], a.readings[R_P_TOT], 1e-6)
+    t = E_TOTAL * 8 + E_WH_IMP
+    check("energy of the second with the gap", b.energy[t], a.energy[t] * (2520 + 126) / 2520, 1e-6)
+    b.add_gap(-5)  # nonsense is ignored
+    seconds(b, wb, 1)
+    check("next second back to normal", b.energy[t], a.energy[t], 1e-5)
