@@ -24,6 +24,7 @@ for _f in sorted(os.listdir(os.path.join(_here, "firmware"))):
         module(_f, base_path="firmware")  # relative to this manifest
 
 module(_board + ".py", base_path="boards")
+module("board_common.py", base_path="boards")  # shared by the RP2040 boards
 package("drivers", base_path="boards")
 
 _gen = os.path.join(_here, "build", "manifest")

@@ -19,6 +19,7 @@
 # peak at 120 % of 347 V L-N (PGA 1); current inputs from 1 V or 1/3 V
 # voltage-output CTs through a 1/sqrt(2) divider (PGA 1, or PGA 2 and x3/2
 # in the driver for 1/3 V CTs).
+import board_common
 from frontend import FrontEnd
 
 NAME = "pico_ads131m06"
@@ -68,34 +69,14 @@ SYSTEM_TYPES = (10, 11, 12, 31, 40)
 
 def gp(function):
     """The GPIO number of a PINS row, by its function name."""
-    for f, pin, _note in PINS:
-        if f == function:
-            return int(pin[2:])
-    raise KeyError(function)
+    return board_common.gp(PINS, function)
 
 
 def frontend():
     return FrontEnd(bits=24, fs=FS)
 
 
-class Hardware:
-    """What make_hardware() hands the runtime."""
-
-    def __init__(self, **parts):
-        for k in parts:
-            setattr(self, k, parts[k])
-
-    def start(self):
-        # reset, configure and verify the ADC, then let DRDY fill the ring
-        self.source.init()
-        self.source.start()
-
-    def watchdog(self, timeout_ms):
-        # made last by the runtime: an RP2040 watchdog cannot be stopped
-        import machine
-
-        return machine.WDT(timeout=timeout_ms)
-
+class Hardware(board_common.Hardware):
     def deinit(self):
         self.source.deinit()
         self.clkin.deinit()
@@ -138,12 +119,7 @@ def make_hardware(ct_secondary=1, baud=9600):
         powerfail=powerfail, led=led, pulse_closed_level=PULSE_CLOSED_LEVEL,
         alarm_closed_level=ALARM_CLOSED_LEVEL, powerfail_active_level=0,
         button_active_level=0,
-        serial=_serial(machine), disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
+        serial=board_common.serial(machine), rtc=machine.RTC(), wdt_class=machine.WDT,
+        disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
     )
 
-
-def _serial(machine):
-    # the flash chip's unique ID: the meter's serial number (40053, INFO SN)
-    import binascii
-
-    return binascii.hexlify(machine.unique_id()).decode().upper()

@@ -15,6 +15,7 @@
 # scaled so 120 % of nominal peaks at +-1.6 V around the bias (codes
 # 2048 +- 1985 of 0..4095). Use the ADC_VREF pin with an LM4040-3.0 for a
 # steadier reference.
+import board_common
 from frontend import FrontEnd
 
 NAME = "pico_onboard"
@@ -54,33 +55,15 @@ SYSTEM_TYPES = (10,)
 
 
 def gp(function):
-    for f, pin, _note in PINS:
-        if f == function:
-            return int(pin[2:])
-    raise KeyError(function)
+    """The GPIO number of a PINS row, by its function name."""
+    return board_common.gp(PINS, function)
 
 
 def frontend():
     return FrontEnd(bits=12, fs=FS)
 
 
-class Hardware:
-    def __init__(self, **parts):
-        for k in parts:
-            setattr(self, k, parts[k])
-
-    def start(self):
-        self.source.init()
-        self.source.start()
-
-    def watchdog(self, timeout_ms):
-        # made last by the runtime: an RP2040 watchdog cannot be stopped
-        import machine
-
-        return machine.WDT(timeout=timeout_ms)
-
-    def deinit(self):
-        self.source.deinit()
+Hardware = board_common.Hardware
 
 
 def make_hardware(ct_secondary=1, baud=9600):
@@ -111,12 +94,7 @@ def make_hardware(ct_secondary=1, baud=9600):
         i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm, powerfail=powerfail, led=led,
         pulse_closed_level=PULSE_CLOSED_LEVEL, alarm_closed_level=ALARM_CLOSED_LEVEL,
         powerfail_active_level=0, button_active_level=0,
-        serial=_serial(machine), disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
+        serial=board_common.serial(machine), rtc=machine.RTC(), wdt_class=machine.WDT,
+        disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
     )
 
-
-def _serial(machine):
-    # the flash chip's unique ID: the meter's serial number (40053, INFO SN)
-    import binascii
-
-    return binascii.hexlify(machine.unique_id()).decode().upper()

@@ -30,9 +30,13 @@ ROOT = build_mpy.ROOT
 VERSION = "0.1.0"
 
 
+# boards/ modules that are not boards: shared by the RP2040 board modules
+SHARED = ("board_common.py",)
+
+
 def boards():
     return sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "boards"))
-                  if f.endswith(".py") and f != "sim.py")
+                  if f.endswith(".py") and f != "sim.py" and f not in SHARED)
 
 
 def board_py(board):
@@ -58,7 +62,8 @@ def stage(board, build_dir=None):
     for f in _py("firmware"):
         if f != "main.py":
             shutil.copy(os.path.join(mpy_dir, "firmware", f[:-3] + ".mpy"), os.path.join(out, "lib"))
-    shutil.copy(os.path.join(mpy_dir, "boards", board + ".mpy"), os.path.join(out, "lib"))
+    for f in (board + ".py",) + SHARED:
+        shutil.copy(os.path.join(mpy_dir, "boards", f[:-3] + ".mpy"), os.path.join(out, "lib"))
     for f in _py(os.path.join("boards", "drivers")):
         shutil.copy(os.path.join(mpy_dir, "boards", "drivers", f[:-3] + ".mpy"),
                     os.path.join(out, "lib", "drivers"))

@@ -261,3 +261,15 @@ def disable_irq():
 
 def enable_irq(state=0):
     pass
+
+
+class RTC:
+    """machine.RTC: keeps time while powered; (y, mo, d, wd, h, mi, s, sub)."""
+
+    def __init__(self):
+        self._t = (2000, 1, 1, 5, 0, 0, 0, 0)
+
+    def datetime(self, t=None):
+        if t is None:
+            return self._t
+        self._t = tuple(t)
