@@ -93,17 +93,19 @@ _r(39, "ULong", "", "", "ctr.pulses_imp", R, 1, "Pulse Counter 1 (Import Real En
 _r(41, "ULong", "", "", "ctr.pulses_exp", R, 1, "Pulse Counter 2 (Export Real Energy)")
 
 # ---- Integer data: per phase (43-112) ----------------------------------------
+# per-phase energies: (integer ULong base, float base, units, source, text);
+# the same eight rows stand at 43-90 and at 317-364
 _PER_PHASE_E = (
-    (43, "kWh", "wh_imp", "Accumulated Real Energy, Phase %s, import"),
-    (49, "kWh", "wh_exp", "Accumulated Real Energy, Phase %s, export"),
-    (55, "kVARh", "q1", "Accumulated Q1 Reactive Energy, Phase %s"),
-    (61, "kVARh", "q2", "Accumulated Q2 Reactive Energy, Phase %s"),
-    (67, "kVARh", "q3", "Accumulated Q3 Reactive Energy, Phase %s"),
-    (73, "kVARh", "q4", "Accumulated Q4 Reactive Energy, Phase %s"),
-    (79, "kVAh", "vah_imp", "Accumulated Apparent Energy, Phase %s, import"),
-    (85, "kVAh", "vah_exp", "Accumulated Apparent Energy, Phase %s, export"),
+    (43, 317, "kWh", "wh_imp", "Accumulated Real Energy, Phase %s, import"),
+    (49, 323, "kWh", "wh_exp", "Accumulated Real Energy, Phase %s, export"),
+    (55, 329, "kVARh", "q1", "Accumulated Q1 Reactive Energy, Phase %s"),
+    (61, 335, "kVARh", "q2", "Accumulated Q2 Reactive Energy, Phase %s"),
+    (67, 341, "kVARh", "q3", "Accumulated Q3 Reactive Energy, Phase %s"),
+    (73, 347, "kVARh", "q4", "Accumulated Q4 Reactive Energy, Phase %s"),
+    (79, 353, "kVAh", "vah_imp", "Accumulated Apparent Energy, Phase %s, import"),
+    (85, 359, "kVAh", "vah_exp", "Accumulated Apparent Energy, Phase %s, export"),
 )
-for _base, _u, _k, _d in _PER_PHASE_E:
+for _base, _fbase, _u, _k, _d in _PER_PHASE_E:
     for _i in range(3):
         _r(_base + 2 * _i, "ULong", _u, "E", "en.%s.%s" % (_k, _PH[_i]), R, 1, _d % _PH[_i])
 for _i in range(3):
@@ -208,19 +210,9 @@ _r(313, "Float", "", "1", "ctr.pulses_imp", R, 0, "Pulse Counter 1 (Import Real 
 _r(315, "Float", "", "1", "ctr.pulses_exp", R, 0, "Pulse Counter 2 (Export Real Energy)")
 
 # ---- Floating point data: per phase (317-408) ---------------------------------
-_FLOAT_E = (
-    (317, "kWh", "wh_imp", "Accumulated Real Energy, Phase %s, import"),
-    (323, "kWh", "wh_exp", "Accumulated Real Energy, Phase %s, export"),
-    (329, "kVARh", "q1", "Accumulated Q1 Reactive Energy, Phase %s"),
-    (335, "kVARh", "q2", "Accumulated Q2 Reactive Energy, Phase %s"),
-    (341, "kVARh", "q3", "Accumulated Q3 Reactive Energy, Phase %s"),
-    (347, "kVARh", "q4", "Accumulated Q4 Reactive Energy, Phase %s"),
-    (353, "kVAh", "vah_imp", "Accumulated Apparent Energy, Phase %s, import"),
-    (359, "kVAh", "vah_exp", "Accumulated Apparent Energy, Phase %s, export"),
-)
-for _base, _u, _k, _d in _FLOAT_E:
+for _base, _fbase, _u, _k, _d in _PER_PHASE_E:
     for _i in range(3):
-        _r(_base + 2 * _i, "Float", _u, "", "en.%s.%s" % (_k, _PH[_i]), R, 1, _d % _PH[_i])
+        _r(_fbase + 2 * _i, "Float", _u, "", "en.%s.%s" % (_k, _PH[_i]), R, 1, _d % _PH[_i])
 _FLOAT_PH = (
     (365, "kW", "P", "Real Power, Phase %s"),
     (371, "kVAR", "Q", "Reactive Power, Phase %s"),
