@@ -25,19 +25,10 @@ def read(sim, addr, count):
         c.close()
 
 
-def import_wh(sim):
-    # 40112-40113: SunSpec TotWhImp (acc32, Wh x 10^TotWh_SF)
-    r = read(sim, 40000, 177)
-    acc = (r[40108 - 40001] << 16) | r[40109 - 40001]
-    sf = r[40124 - 40001]
-    sf = sf - 65536 if sf >= 32768 else sf
-    return acc * 10.0 ** sf
-
-
 def float_kwh_import(sim):
     import struct
 
-    r = read(sim, 258, 2)  # 259-260
+    r = read(sim, 258, 2)  # 259-260: Real Energy, Quadrants 1 & 4 Import (kWh, float)
     return struct.unpack(">f", struct.pack(">HH", *r))[0]
 
 
