@@ -60,3 +60,20 @@ def test_bad_scenario_file_is_refused_with_the_key_named(tmp_path):
     assert r.returncode != 0
     assert "segments[0].phases.A" in r.stderr and "vrms" in r.stderr
     assert "modbus-rtu" not in r.stdout  # nothing was started
+
+
+def test_runtime_cpython_runs_the_same_firmware(tmp_path):
+    # --runtime cpython (for debugging) serves the same registers
+    sc = write_scenario(tmp_path / "s.json", {"ct_primary_a": 200}, [wye(duration=3)])
+    sim = Sim(sc, "--speed", "max", runtime="cpython")
+    try:
+        sim.wait_for("scenario complete")
+        c = ModbusTcpClient("127.0.0.1", port=sim.tcp_port, timeout=3)
+        assert c.connect()
+        try:
+            assert c.read_holding_registers(130, count=1, device_id=1).registers == [200]  # 131
+            assert c.read_holding_registers(27, count=1, device_id=1).registers == [6000]  # 28: 60.00 Hz
+        finally:
+            c.close()
+    finally:
+        sim.stop()
