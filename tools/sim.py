@@ -294,7 +294,10 @@ class Host:
                         alive = False
             if self.child.poll() is not None:
                 alive = False
-        return self.shutdown()
+        rc = self.shutdown()
+        # stopped on request (Ctrl-C, SIGTERM): a normal end, whatever the
+        # firmware child got from the same signal
+        return 0 if stop else rc
 
     def shutdown(self):
         if self.child.poll() is None:
@@ -312,7 +315,8 @@ class Host:
                 self.child_line(line)
         if self.a.rtu_link and os.path.islink(self.a.rtu_link):
             os.unlink(self.a.rtu_link)
-        return self.child.returncode or 0
+        rc = self.child.returncode or 0
+        return rc if rc >= 0 else 128 - rc
 
 
 def main(argv=None):
