@@ -3,6 +3,10 @@
 #     its CLKIN made by an RP2040 PWM (drivers/ads131m06.py),
 #   - a MAX3485 RS-485 transceiver on UART0, DE and /RE tied to one pin,
 #   - the HD44780 LCD behind a PCF8574 backpack on I2C0,
+#   - a 512 KB SPI F-RAM (Infineon/Cypress CY15B104Q) on SPI1 holding the
+#     NV store and the data log (drivers/fram.py; docs/storage.md 'F-RAM':
+#     writes need no flash erase, so interrupts stay on and the ADC's DRDY
+#     ring loses no frame while the meter saves or logs),
 #   - four buttons, a pulse output (N.O. PhotoMOS, 1 Form A), an alarm
 #     output (N.C. PhotoMOS, 1 Form B: closed when unpowered), a power-fail
 #     input from the control-power supply's comparator, a status LED.
@@ -31,6 +35,13 @@ OSR = 1024
 FS = CLKIN_HZ // (2 * OSR)  # 2500 samples/s
 SPI_BAUD = 8_000_000  # one 24-byte frame in 24 us; the ADS131M06 allows 25 MHz
 I2C_FREQ = 100_000
+FRAM_BAUD = 16_000_000  # 128 MHz / 8; the CY15B104Q allows 40 MHz
+# the F-RAM's memory map (docs/storage.md)
+FRAM_SIZE = 524288
+NV_BASE = 0x00000  # nvstore slots A and B, 16 KB each (drivers/fram.FramSlots)
+NV_SLOT = 0x4000
+LOG_BASE = 0x08000  # the data log: 58 x 4 KB blocks to 0x41FFF (FramBlocks)
+LOG_BLOCKS = 58  # datalog.NSECT
 RING_FRAMES = 256  # 102.4 ms of frames: rides out a ~100 ms main-loop stall
 PULSE_CLOSED_LEVEL = 1  # N.O. PhotoMOS: LED on (pin high) closes the contact
 ALARM_CLOSED_LEVEL = 0  # N.C. PhotoMOS: LED off (pin low) leaves it closed
@@ -45,6 +56,10 @@ PINS = (
     ("ADC SYNC/RESET", "GP21", "ADS131M06 /SYNC/RESET; low > 2048 CLKIN periods resets"),
     ("ADC CLKIN", "GP22", "PWM slice 3 A: 5.12 MHz (128 MHz / 25) -> 2500 samples/s"),
     ("ADC AIN0..AIN5", "-", "Va, Vb, Vc, Ia, Ib, Ic (the firmware's frame order)"),
+    ("SPI1 SCK", "GP26", "F-RAM (CY15B104Q) SCK; SPI mode 0, 16 MHz"),
+    ("SPI1 MOSI", "GP27", "F-RAM SI"),
+    ("SPI1 MISO", "GP28", "F-RAM SO"),
+    ("F-RAM CS", "GP6", "F-RAM /CS, active low; /WP and /HOLD tied to 3.3 V"),
     ("UART0 TX", "GP0", "MAX3485 DI"),
     ("UART0 RX", "GP1", "MAX3485 RO"),
     ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
@@ -113,6 +128,15 @@ def make_hardware(ct_secondary=1, baud=9600):
     alarm = Pin(gp("Alarm output"), Pin.OUT, value=ALARM_CLOSED_LEVEL)
     powerfail = Pin(gp("Power-fail input"), Pin.IN, Pin.PULL_UP)
     led = Pin(gp("Status LED"), Pin.OUT, value=0)
+    # the F-RAM: the NV store (instead of files on the flash filesystem) and
+    # the data log's block region; written with interrupts on
+    from datalog import BlockFlash
+    from drivers.fram import Fram, FramBlocks, FramSlots
+
+    fram_spi = machine.SPI(1, baudrate=FRAM_BAUD, polarity=0, phase=0, bits=8,
+                           firstbit=machine.SPI.MSB, sck=Pin(gp("SPI1 SCK")),
+                           mosi=Pin(gp("SPI1 MOSI")), miso=Pin(gp("SPI1 MISO")))
+    fram = Fram(fram_spi, Pin(gp("F-RAM CS"), Pin.OUT, value=1), FRAM_SIZE)
     return Hardware(
         name=NAME, frontend=frontend(), source=adc, adc=adc, spi=spi, clkin=clkin,
         uart=uart, de=de, i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm,
@@ -121,5 +145,7 @@ def make_hardware(ct_secondary=1, baud=9600):
         button_active_level=0,
         serial=board_common.serial(machine), rtc=machine.RTC(), wdt_class=machine.WDT,
         disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
+        fram=fram, store_backend=FramSlots(fram, NV_BASE, NV_SLOT),
+        log_flash=BlockFlash(FramBlocks(fram, LOG_BASE, LOG_BLOCKS)),
     )
 

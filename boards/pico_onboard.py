@@ -2,7 +2,10 @@
 # (ADC0) and one current (ADC1) with the RP2040's own 12-bit ADC
 # (drivers/rp2040_adc.py), for system type 10. Everything else is wired as
 # on the reference board (pico_ads131m06): RS-485 on UART0, the I2C LCD,
-# four buttons, pulse and alarm outputs, power-fail input, LED.
+# four buttons, pulse and alarm outputs, power-fail input, LED; but no
+# F-RAM: no store_backend, so the NV store stays in files on the flash
+# filesystem (each save stalls sampling with interrupts off; the runtime
+# bills the gap), and no log_flash, so no data log (docs/storage.md).
 #
 # NOT REVENUE-GRADE: the RP2040 ADC has an ENOB of about 8.7 bits and DNL
 # spikes (erratum RP2040-E11), its reference is the 3.3 V rail, and its

@@ -2,7 +2,8 @@
 # The hardware is the board module's (boards/*.py make_hardware(): buses,
 # pins, the front-end driver, and the watchdog through hw.watchdog()); this
 # module imports no machine. It builds the board-independent runtime
-# (app.App) with a store on the board's filesystem, and drives it the way
+# (app.App) with the board's store (hw.store_backend, the reference
+# board's F-RAM; else files on its filesystem), and drives it the way
 # tools/simboard.py does in the simulator, from one loop on core 0
 # (docs/runtime.md: why one core, what each task costs, the watchdog):
 #
@@ -30,7 +31,7 @@ from modbus_rtu import RtuSlave, stop_bits
 from nvstore import FileBackend, NvStore
 from rs485 import RS485
 
-NV_A = "/nv_a.bin"  # the two store slots on the board's littlefs
+NV_A = "/nv_a.bin"  # the two store slots on littlefs, boards without a store_backend
 NV_B = "/nv_b.bin"
 
 _NO_DATA = const(2)  # the drivers' FAULT_NO_DATA bit
@@ -74,7 +75,13 @@ class Runtime:
         self.hw = hw
         self.clock = clock
         if store is None:
-            store = NvStore(FileBackend(NV_A, NV_B))
+            # the board's own store when it has one (pico_ads131m06: two
+            # slots in its SPI F-RAM, written with interrupts on: no frame
+            # lost), else two files on the flash filesystem (pico_onboard)
+            backend = getattr(hw, "store_backend", None)
+            if backend is None:
+                backend = FileBackend(NV_A, NV_B)
+            store = NvStore(backend)
         self.app = app = App(hw.frontend, hw.pulse, hw.alarm, store,
                              serial=getattr(hw, "serial", "0"),
                              pulse_closed_level=hw.pulse_closed_level,

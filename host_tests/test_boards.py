@@ -60,6 +60,12 @@ def test_reference_board_hardware():
     assert hw.alarm.value() == b.ALARM_CLOSED_LEVEL  # N.C. contact closed at start
     assert hw.pulse.value() == 1 - b.PULSE_CLOSED_LEVEL
     assert hw.de.value() == 0  # RS-485 receiving
+    # the F-RAM on SPI1 (mode 0): the store's two slots and the log's blocks
+    assert hw.fram.spi.id == 1 and hw.fram.spi.polarity == 0 and hw.fram.spi.phase == 0
+    assert hw.fram.cs.id == 6 and hw.fram.cs.value() == 1
+    assert [p.id for p in hw.fram.spi.pins] == [26, 27, 28]
+    assert hw.store_backend.base == 0 and hw.store_backend.slot_size == 0x4000
+    assert hw.log_flash.size == 58 * 4096 and hw.log_flash.bdev.base == 0x8000
 
 
 def test_reference_board_end_to_end_through_dsp():

@@ -8,7 +8,10 @@
 - UART: Modbus RTU requests injected, replies read back (with DE);
 - I2C: the PCF8574 bytes decoded back into the HD44780's DDRAM;
 - pins: pulse and alarm outputs recorded, buttons and the power-fail input
-  driven; flash: the store in tmp files (FileBackend); WDT: counts feeds.
+  driven; flash: the store in tmp files (FileBackend, stalling as a flash
+  erase does) unless a test takes the board's own store; SPI1: the F-RAM
+  model (portable/fram_sim.py) behind the board's store and data log;
+  WDT: counts feeds.
 
 A minute and more of simulated time; registers, LCD text, pulse and alarm
 contacts end to end, power fail, front-end faults, the watchdog.
@@ -24,6 +27,7 @@ import pico_ads131m06 as board
 import readings as R
 import runtime
 from ads131_sim import Ads131m06Sim
+from fram_sim import FramSim
 from nvstore import FileBackend, NvStore
 from scenario import parse
 from synth import Synth
@@ -264,12 +268,20 @@ def rises(pin):
 
 # ---- the fixture: the board, its fakes, the runtime ---------------------------
 class Bench:
-    def __init__(self, tmp_path, store=None):
+    def __init__(self, tmp_path, store=None, board_store=False, fram=None):
         hw = self.hw = board.make_hardware()
         hw.spi.transfers = deque(maxlen=64)  # bounded: a minute is 150,000 frames
         hw.adc.cs.history = deque(maxlen=64)
         self.player = Player(hw.adc.cs)
         hw.spi.device = self.player
+        # SPI1: the F-RAM (the data log; the store too with board_store);
+        # pass the `fram` of an earlier Bench for a power cycle
+        self.fram = fram = fram if fram is not None else FramSim()
+        fram.keep_log = False
+        hw.fram.spi.transfers = deque(maxlen=64)
+        hw.fram.cs.history = deque(maxlen=64)
+        fram.watch(hw.fram.cs)
+        hw.fram.spi.device = fram
         for p in hw.buttons + (hw.powerfail,):
             p.value(1)  # released; supply good
         hw.uart.de = hw.de
@@ -278,7 +290,7 @@ class Bench:
         self.good = one_second(scenario())
         self.player.load(self.good)
         self.wdt = machine.WDT(timeout=runtime.Runtime.WDT_MS)
-        if store is None:
+        if store is None and not board_store:
             self.backend = StallingBackend(str(tmp_path / "a.bin"), str(tmp_path / "b.bin"))
             store = NvStore(self.backend)
         self.store = store
@@ -379,6 +391,32 @@ def test_power_fail_saves(tmp_path):
     assert not b2.rt.fresh
     assert b2.rt.meter.energy.count(R.E_WH_IMP, R.E_TOTAL) == e
     assert b2.rt.meter.config.power_ups == 2
+
+
+def test_fram_store_saves_lose_no_frames(tmp_path):
+    # the reference board's own store (hw.store_backend: F-RAM on SPI1):
+    # saves and log rows are written with interrupts on, no frame is lost
+    b = Bench(tmp_path, board_store=True)
+    rt = b.rt
+    assert rt.app.persist.store.backend is b.hw.store_backend
+    assert rt.app.datalog is not None
+    assert b.modbus.write(134, 400)[0] == 6
+    b.run(3)
+    saves = rt.app.persist.saves
+    pf = b.hw.powerfail
+    pf.value(0)
+    pf.handler(pf)
+    assert rt.app.persist.saves == saves + 1 and rt.app.persist.store.errors == 0
+    e = rt.meter.energy.count(R.E_WH_IMP, R.E_TOTAL)
+    pf.value(1)
+    b.run(1)
+    st = rt.status()
+    assert st["seconds"] >= 3 and st["lost"] == 0 and st["overruns"] == 0
+    assert not list(tmp_path.iterdir())  # nothing on the filesystem
+    # power cycle over the same F-RAM: the saved state loads
+    b2 = Bench(tmp_path, board_store=True, fram=b.fram)
+    assert not b2.rt.fresh and b2.rt.meter.config.power_ups == 2
+    assert b2.rt.meter.energy.count(R.E_WH_IMP, R.E_TOTAL) == e
 
 
 def test_frontend_faults_alert_and_modbus_answers(tmp_path):
