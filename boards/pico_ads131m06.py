@@ -92,6 +92,17 @@ def frontend():
 
 
 class Hardware(board_common.Hardware):
+    def check_store(self):
+        """Called by the runtime before it opens the store: is the F-RAM
+        there? If not, the store falls back to files on the flash filesystem
+        (frames lost while it writes are billed), there is no data log, and
+        the wrench stays on (board_alert) until the board is fixed."""
+        if not self.fram.probe():
+            self.store_backend = None
+            self.log_flash = None
+            self.board_alert = True
+        return not self.board_alert
+
     def deinit(self):
         self.source.deinit()
         self.clkin.deinit()
@@ -146,6 +157,6 @@ def make_hardware(ct_secondary=1, baud=9600):
         serial=board_common.serial(machine), rtc=machine.RTC(), wdt_class=machine.WDT,
         disable_irq=machine.disable_irq, enable_irq=machine.enable_irq,
         fram=fram, store_backend=FramSlots(fram, NV_BASE, NV_SLOT),
-        log_flash=BlockFlash(FramBlocks(fram, LOG_BASE, LOG_BLOCKS)),
+        log_flash=BlockFlash(FramBlocks(fram, LOG_BASE, LOG_BLOCKS)), board_alert=False,
     )
 

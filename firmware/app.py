@@ -10,6 +10,8 @@
 #   app.key(name, now_ms)        a button event
 #   app.power_fail()             the control-power supply is going: save now
 #   app.frontend_fault(active)   the acquisition is in fault: an alert (wrench)
+#   app.board_alert = True        other board trouble (e.g. its F-RAM store is
+#                                missing): the wrench, for as long as it is set
 #   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
 from alarms import AlarmContact, Alarms
@@ -45,6 +47,7 @@ class App:
         self.menu = Menu(MeterView(m, self.alarms))
         self.fresh = True
         self._fe_fault = False
+        self.board_alert = False
         self._last_exp = None
         self._dirty = False
         m.on_second = self._second
@@ -131,7 +134,7 @@ class App:
         d = m.dsp
         a = self.alarms
         a.update(d.readings, d.flags, self.pulse.overrun, m.config.pulse_conf_err,
-                 self.store_alert or self._fe_fault)
+                 self.store_alert or self._fe_fault or self.board_alert)
         m.extra_errors = a.error_bitmap & _LOSS_BITS
         m.bank.under_voltage = a.loss != 0
         self.contact.set(a.alarm_active)

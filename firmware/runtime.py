@@ -78,6 +78,8 @@ class Runtime:
             # the board's own store when it has one (pico_ads131m06: two
             # slots in its SPI F-RAM, written with interrupts on: no frame
             # lost), else two files on the flash filesystem (pico_onboard)
+            if hasattr(hw, "check_store"):
+                hw.check_store()  # e.g. is the F-RAM there (else: files + wrench)
             backend = getattr(hw, "store_backend", None)
             if backend is None:
                 backend = FileBackend(NV_A, NV_B)
@@ -91,6 +93,7 @@ class Runtime:
                              log_flash=getattr(hw, "log_flash", None),  # datalog.BlockFlash
                              clock=_rtc(hw))
         self.meter = m = app.meter
+        app.board_alert = bool(getattr(hw, "board_alert", False))
         # start-up: App/Persist fall back to factory defaults (with the
         # wrench) on a corrupt store; a store that cannot even be read or
         # written must not stop the meter either

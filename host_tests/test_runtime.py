@@ -502,3 +502,11 @@ def test_no_lcd_still_runs(tmp_path):
     assert b.rt.lcd is None
     b.run(2)
     assert b.modbus.u16(7001) == 1000 and b.rt.meter.dsp.seconds >= 1
+
+
+def test_missing_fram_falls_back_to_the_flash_store_with_the_wrench(tmp_path):
+    # no chip on SPI1: check_store() finds none, the runtime keeps its state
+    # in files on the flash filesystem, has no data log, and shows the wrench
+    hw = board.make_hardware()
+    assert hw.check_store() is False
+    assert hw.store_backend is None and hw.log_flash is None and hw.board_alert

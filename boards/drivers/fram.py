@@ -93,6 +93,19 @@ class Fram:
         finally:
             self.cs.value(1)
 
+    def probe(self):
+        """True when a chip answers: two complementary patterns written to
+        the last 4 bytes (scratch, outside every region in use) read back.
+        A missing chip reads all 1s or all 0s and fails both."""
+        addr = self.size - 4
+        b = bytearray(4)
+        for pattern in (b"\xa5\x5a\x0f\xf0", b"\x5a\xa5\xf0\x0f"):
+            self.write(addr, pattern)
+            self.read(addr, b)
+            if b != pattern:
+                return False
+        return True
+
     def status(self):
         """The status register (RDSR): bit 1 WEL, bits 2-3 block protect."""
         b = self._one

@@ -211,3 +211,36 @@ def test_datalog_blockflash_over_framblocks():
     assert dl2.newest == dl.newest
     _close(m2, dl2, 44)
     assert _newest(m2, 5) == [44, 33, 22, 11, 0x8000]
+
+
+class _NoChip:
+    """An SPI bus with nothing on it: MISO idles high, every byte reads 0xFF."""
+
+    def __init__(self):
+        self.cs = _Pin()
+
+    def write(self, data):
+        pass
+
+    def readinto(self, buf, fill=0):
+        for i in range(len(buf)):
+            buf[i] = 0xFF
+
+
+class _Pin:
+    def __init__(self):
+        self.v = 1
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+
+
+def test_probe_finds_the_chip_or_its_absence():
+    # pico_ads131m06.make_hardware(): no F-RAM answering -> flash store,
+    # no log, and the wrench (board_alert)
+    sim, f = _fram()
+    assert f.probe()
+    bus = _NoChip()
+    assert not Fram(bus, bus.cs).probe()
