@@ -77,6 +77,11 @@ class App:
             m.config.count_power_up()
         ct = m.counters
         self.pulse.restore(ct.pulses_imp, ct.pulses_exp)
+        # the pulses follow the accumulators from here on: their baseline is
+        # what the store restored, so the first second's energy is pulsed too
+        en = m.energy
+        self.pulse.track_import(en.count(E_WH_IMP, E_TOTAL))
+        self._last_exp = en.count(E_WH_EXP, E_TOTAL)
         self._config_changed(("system_type", "pulse_wh"))
         m.bank.refresh(errors=m.errors())
         return self.fresh
