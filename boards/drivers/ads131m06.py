@@ -85,6 +85,8 @@ from micropython import const
 
 from compat import ptr8, ptr16, ptr32  # noqa: F401  (viper casts)
 
+from .framering import FrameRing  # the ring's shared words 0-6 and its reader side
+
 # ---- SPI commands (datasheet 8.5.1.10, Table 8-11), 16 bits + 8 pad ----
 _CMD_NULL = const(0x0000)
 _CMD_RESET = const(0x0011)
@@ -135,7 +137,7 @@ FAULT_RESET = const(8)  # the ADC reports a reset: it must be configured again
 FAULT_OVERRUN = const(16)  # the ring was full: the reader is too slow
 
 # counters in self.st (array('i'), shared by the IRQ and the reader)
-_S_HEAD = const(0)  # frames put, modulo 2**30 (IRQ only)
+_S_HEAD = const(0)  # frames put, modulo 2**30 (IRQ only); 0-6 as framering.py
 _S_TAIL = const(1)  # frames taken, modulo 2**30 (reader only)
 _S_WSLOT = const(2)  # next slot to write (IRQ only)
 _S_RSLOT = const(3)  # next slot to read (reader only)
@@ -266,7 +268,7 @@ def _host_sleep_ms(ms):  # CPython (host tests): time has no sleep_ms
     time.sleep(ms / 1000)
 
 
-class ADS131M06:
+class ADS131M06(FrameRing):
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # AIN0..AIN5
     CRC_FAULT_RUN = 3  # this many bad frames in a row -> FAULT_CRC
     RESET_PULSE_MS = 1  # SYNC/RESET low > 2048 fCLKIN periods (400 us at 5.12 MHz)
@@ -444,38 +446,16 @@ class ADS131M06:
             self.st[_S_LOST] += (dt + self._half_us) // self._period_us - 1
         _put(self._rx, self.ring, self.st)
 
-    def available(self):
-        st = self.st
-        return (st[_S_HEAD] - st[_S_TAIL]) & _MASK30
-
     def read_block(self, buf, nframes):
         """Move up to nframes frames from the ring into buf (array('i'), 6
         codes a frame, from frame 0). Returns the number of good frames
         written; frames failing their CRC are counted and skipped."""
-        st = self.st
-        n = (st[_S_HEAD] - st[_S_TAIL]) & _MASK30
-        if n > nframes:
-            n = nframes
-        room = len(buf) // 6
-        if n > room:
-            n = room
+        n = self._take_count(buf, nframes)
         if n <= 0:
             return 0
-        return _decode(self.ring, n, buf, self._crc_tab, st)
+        return _decode(self.ring, n, buf, self._crc_tab, self.st)
 
-    def read(self, buf):
-        # the sample-source interface of boards/sim.py
-        return self.read_block(buf, len(buf) // 6)
-
-    # ---- health ------------------------------------------------------------
-    @property
-    def overruns(self):
-        return self.st[_S_OVERRUN]
-
-    @property
-    def lost(self):
-        return self.st[_S_LOST]
-
+    # ---- health (available, read, overruns, lost: FrameRing) -----------------
     @property
     def crc_errors(self):
         return self.st[_S_CRC]

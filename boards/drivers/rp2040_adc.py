@@ -39,8 +39,10 @@ from micropython import const
 
 from compat import ptr32  # noqa: F401  (viper cast)
 
+from .framering import FrameRing  # the ring's shared words 0-6 and its reader side
+
 BITS = const(12)
-_S_HEAD = const(0)  # frames put, modulo 2**30 (IRQ only)
+_S_HEAD = const(0)  # frames put, modulo 2**30 (IRQ only); 0-6 as framering.py
 _S_TAIL = const(1)  # frames taken (reader only)
 _S_WSLOT = const(2)
 _S_RSLOT = const(3)
@@ -113,7 +115,7 @@ def _take(ring: ptr32, n: int, out: ptr32, st: ptr32):
     st[_S_TAIL] = (st[_S_TAIL] + n) & _MASK30
 
 
-class RP2040ADC:
+class RP2040ADC(FrameRing):
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # Va = ADC0, Ia = ADC1
 
     def __init__(self, adc_v, adc_i, timer, fs=2500, depth=256, stuck_frames=0,
@@ -184,33 +186,12 @@ class RP2040ADC:
             self._v_prev = v
             self._phase = 1
 
-    def available(self):
-        st = self.st
-        return (st[_S_HEAD] - st[_S_TAIL]) & _MASK30
-
     def read_block(self, buf, nframes):
-        st = self.st
-        n = (st[_S_HEAD] - st[_S_TAIL]) & _MASK30
-        if n > nframes:
-            n = nframes
-        room = len(buf) // 6
-        if n > room:
-            n = room
+        n = self._take_count(buf, nframes)
         if n <= 0:
             return 0
-        _take(self.ring, n, buf, st)
+        _take(self.ring, n, buf, self.st)
         return n
-
-    def read(self, buf):
-        return self.read_block(buf, len(buf) // 6)
-
-    @property
-    def overruns(self):
-        return self.st[_S_OVERRUN]
-
-    @property
-    def lost(self):
-        return self.st[_S_LOST]
 
     @property
     def stuck_mask(self):

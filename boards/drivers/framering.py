@@ -1,0 +1,42 @@
+# What the acquisition drivers (ads131m06, rp2040_adc) share: a ring of
+# frames filled by an interrupt and emptied by the main loop, with the first
+# words of the driver's state array (array('i') `st`) laid out alike:
+#   0 head   frames put, modulo 2**30 (written by the interrupt only)
+#   1 tail   frames taken, modulo 2**30 (written by the reader only)
+#   2, 3     write and read slots;  4 depth
+#   5 overrun  frames dropped because the ring was full
+#   6 lost     frames the converter made while no interrupt ran
+# One writer per word, so neither side can corrupt the other's count.
+from micropython import const
+
+S_HEAD = const(0)
+S_TAIL = const(1)
+S_OVERRUN = const(5)
+S_LOST = const(6)
+_MASK30 = const(0x3FFFFFFF)
+
+
+class FrameRing:
+    def available(self):
+        st = self.st
+        return (st[S_HEAD] - st[S_TAIL]) & _MASK30
+
+    def _take_count(self, buf, nframes):
+        # frames read_block may move: what is there, asked for, and fits buf
+        n = self.available()
+        if n > nframes:
+            n = nframes
+        room = len(buf) // 6
+        return room if n > room else n
+
+    def read(self, buf):
+        # the sample-source interface of boards/sim.py
+        return self.read_block(buf, len(buf) // 6)
+
+    @property
+    def overruns(self):
+        return self.st[S_OVERRUN]
+
+    @property
+    def lost(self):
+        return self.st[S_LOST]
