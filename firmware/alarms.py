@@ -116,30 +116,29 @@ def loss_mask(system_type, system_voltage, pct, r, ln_at=R_VLN, ll_at=R_VLL):
     return _name(ln_low, ll_low, pairs)
 
 
+def _below_top(r, at, idx, keep):
+    # mask of the voltages r[at + k], k in idx, below keep x the largest
+    top = 0.0
+    for k in idx:
+        if r[at + k] > top:
+            top = r[at + k]
+    low = 0
+    for k in idx:
+        if r[at + k] < top * keep:
+            low |= 1 << k
+    return low
+
+
 def imbalance_mask(system_type, pct, r, ln_at=R_VLN, ll_at=R_VLL):
     """Phases (mask) named by register 143's imbalance test: a voltage below
     (100 - pct) % of the largest of its group."""
     ln, pairs, _div, imb_ln, imb_ll, _vin, _ct = _TYPES[system_type]
     keep = (100 - pct) / 100.0
-    ln_low = 0
-    if imb_ln:
-        top = 0.0
-        for k in ln:
-            if r[ln_at + k] > top:
-                top = r[ln_at + k]
-        for k in ln:
-            if r[ln_at + k] < top * keep:
-                ln_low |= 1 << k
-    ll_low = 0
+    ln_low = _below_top(r, ln_at, ln, keep) if imb_ln else 0
     if imb_ll:
-        top = 0.0
-        for j in pairs:
-            if r[ll_at + j] > top:
-                top = r[ll_at + j]
-        for j in pairs:
-            if r[ll_at + j] < top * keep:
-                ll_low |= 1 << j
+        ll_low = _below_top(r, ll_at, pairs, keep)
     else:
+        ll_low = 0
         pairs = ()
     return _name(ln_low, ll_low, pairs)
 
