@@ -21,6 +21,7 @@ CONFIG = {"system_type": 40, "ct_primary_a": 100, "ct_secondary_v": 1, "pt_ratio
 V, I = 230.0, 50.0
 ERRORS = {"gain": [1.012, 0.991, 1.004, 0.985, 1.017, 1.008], "phase_deg": [0.6, -0.4, 0.25]}
 WINDOW_S = 30  # seconds of the meter's energy per measurement
+STALL_POLLS = 1200  # ~60 s of polls with the clock standing still (the scenario has ended)
 
 
 def _sim(tmp_path, name, pf_lag_deg, state):
@@ -54,11 +55,16 @@ class Client:
     def energy_errors(self, pf):
         """Per phase: (counted Wh / reference Wh - 1) in % over WINDOW_S."""
         t0, e0 = self.snapshot()
+        stalled = 0  # polls without the meter's clock moving: a frozen meter fails, never hangs
+        last = t0
         while True:
             time.sleep(0.05)
             t1, e1 = self.snapshot()
             if t1 - t0 >= WINDOW_S:
                 break
+            stalled = 0 if t1 != last else stalled + 1
+            last = t1
+            assert stalled < STALL_POLLS, "the meter's clock (155-157) stopped at %d s" % t1
         ref_kwh = V * I * pf * (t1 - t0) / 3.6e6
         return [100.0 * ((e1[k] - e0[k]) / ref_kwh - 1.0) for k in range(3)]
 
