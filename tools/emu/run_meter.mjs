@@ -83,6 +83,7 @@ export function runPlan(plan) {
   if (plan.script) {
     pico.rawRepl();
     result.script = pico.exec(plan.script, (plan.script_timeout || 60) * 1e9);
+    result.afterScript = { adc: adc.report(), lcd: lcd.report(), fram: fram.report(), pins: pins.report() };
   }
   result.usbOutput = pico.out;
   result.traceback = pico.out.includes('Traceback');
