@@ -249,9 +249,7 @@ class DataLog:
         self._rec = bytearray(REC)
         self._w = bytearray(2)
         self._valid = bytearray((SLOTS + 7) // 8)  # good entry rows per slot
-        # where the pointed-to registers sit in the image (regs 1-154: block 1)
-        self._ptr_off = [0] * N_BUF
-        self._reg_off = [bank._word(r) * 2 for r in (3, 4, 155, 156, 157)]
+        self._ptr_reg = bytearray(N_BUF)  # the registers the pointers name (1-157)
         self.newest = -1  # seq of the newest record on flash, -1 none
         self.base = 0  # first seq after the newest reset marker
         self.count = 0  # register 161 at the newest row written
@@ -336,10 +334,8 @@ class DataLog:
     # ---- configuration --------------------------------------------------------
     def _ptrs_changed(self):
         c = self.cfg
-        bank = self.bank
         for i in range(N_BUF):
-            reg = getattr(c, PTR_KEYS[i])
-            self._ptr_off[i] = bank._word(reg) * 2
+            self._ptr_reg[i] = getattr(c, PTR_KEYS[i])
 
     def _config_changed(self, keys):
         for k in _INTERRUPT_KEYS:
@@ -369,9 +365,9 @@ class DataLog:
         """Demand.on_close: the row is taken from the next register refresh."""
         self.due = True
 
-    def take(self, img):
-        """From RegisterBank.refresh, with the new image (before it is
-        swapped in), when a sub-interval has closed."""
+    def take(self, bank):
+        """From RegisterBank.refresh when a sub-interval has closed: the
+        row is the registers as a read of this second gives them."""
         self.due = False
         self._ev_last = self._ev
         self._ev = 0
@@ -388,18 +384,17 @@ class DataLog:
             if not paused:
                 self.shown_count = self.count
             return
-        o = self._reg_off
-        energy = img[o[0]] << 24 | img[o[0] + 1] << 16 | img[o[1]] << 8 | img[o[1] + 1]
+        energy = bank.word(3) << 16 | bank.word(4)  # import energy, as 3-4
         t = self.time
         for i in range(3):
-            t[i] = img[o[2 + i]] << 8 | img[o[2 + i] + 1]
+            t[i] = bank.word(155 + i)
         self.energy = energy
         self.count = min(self.count + 1, _CNT_MAX)
         r = self._rec
         for i in range(N_BUF):
-            po = self._ptr_off[i]
-            r[4 + 2 * i] = img[po + 1]  # little-endian in flash
-            r[5 + 2 * i] = img[po]
+            v = bank.word(self._ptr_reg[i])
+            r[4 + 2 * i] = v & 0xFF  # little-endian in flash
+            r[5 + 2 * i] = v >> 8
         self._write(0, energy)
         if paused:
             self.held += 1

@@ -1,8 +1,16 @@
-# The live register image the Modbus server answers from. Built from the
-# one table in regmap.py: refresh() re-encodes every register from the
-# configuration, energy, demand, counters and the DSP's last readings into a
-# back buffer and swaps it in, so a read always sees one second's
-# consistent snapshot; read() only copies words and allocates nothing.
+# The register map as the Modbus server sees it, encoded on read. The table
+# is firmware/regtable.py: regmap.py (the one declarative table, with the
+# texts docs/registers.md is made of) compiled at build time by
+# tools/gen_docs.py into one 10-byte record a row, so nothing is built here
+# at start and regmap.py never goes onto the board.
+#
+# A read encodes just the registers it asks for, from a snapshot refresh()
+# takes once a second (and after a write or a command): the readings'
+# bytes, the energy counts, demand, counters, clock words and error bits
+# (about fifty references and 116 bytes, nothing allocated). The meter
+# model may update its parts in separate loop turns (meter.work()); a read
+# between them still sees the last second whole. Nothing is re-encoded
+# every second and no image is double-buffered.
 #
 # Encoding (datasheet 'Modbus Point Map Overview', addendum): 32-bit values
 # most significant register first; IEEE 754 floats; QNAN (0x8000,
@@ -12,20 +20,17 @@
 # 141), SunSpec ones Wh x 10^TotWh_SF.
 
 import struct
+from array import array
 
 import micropython
 from micropython import const
 
-import regmap
+import regtable as T
 from alarms import events
-from compat import ptr8  # noqa: F401  (viper cast; a no-op on CPython)
+from compat import IS_MICROPYTHON, ptr8  # noqa: F401  (viper cast; a no-op on CPython)
 from config import PHASES, ConfigError
 from energy import K_VAH_NET, K_WH_NET, MWS_PER_KWH, MWS_PER_WH, scaled
-from readings import (
-    E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3, E_VARH_Q4, E_WH_EXP, E_WH_IMP,
-    R_FREQ, R_I, R_I_AVG, R_P, R_P_TOT, R_PF, R_PF_TOT, R_Q, R_Q_TOT, R_S, R_S_TOT, R_VLL,
-    R_VLL_AVG, R_VLN, R_VLN_AVG,
-)
+from readings import E_KINDS, N_ENERGIES, N_READINGS, R_I, R_I_AVG
 
 # Modbus exception codes returned by read() and write()
 OK = const(0)
@@ -39,9 +44,10 @@ CMD_DEMAND_SYNC = const(21211)
 CMD_PEAK_RESET = const(21212)
 CMD_CLEAR_PULSES = const(16498)
 CMD_RESET_LOG = const(16640)
-_CMD_REG = const(129)
 
-# value sources (regmap 'src' prefixes)
+# record fields (tools/regtable_gen.py: the layout and these numbers)
+_REC = const(10)
+# value sources
 _S_READ = const(0)
 _S_EN = const(1)
 _S_DM = const(2)
@@ -51,41 +57,32 @@ _S_QNAN = const(5)
 _S_CTR = const(6)
 _S_ERR = const(7)
 _S_RESETS = const(8)
-_S_SS = const(9)
+_S_SSID = const(9)
 _S_STR = const(10)
 _S_RTC = const(11)  # 155-157: bank.clock (rtc.py)
 _S_LOG = const(12)  # 160-168: bank.datalog (datalog.py)
 _S_CAL = const(13)  # 7201-7209: cfg.cal_gains x 10000, cfg.cal_phases x 1000
-_I_SUM = const(-1)
-
+_S_CMD = const(14)  # 129: reads 0
+_S_SSEVT = const(15)
+_S_SSSF = const(16)
+_I_SUM = const(255)
 # encodings
 _E_RAW = const(0)  # integer as is (masked to the width)
 _E_PHYS = const(1)  # physical value -> scaled, rounded, clamped 16-bit
 _E_FLOAT = const(2)
 _E_ENERGY = const(3)  # mWs count -> scaled 32-bit integer
 _E_STR = const(4)
-
-_READ_NAMES = {
-    "P_TOT": R_P_TOT, "Q_TOT": R_Q_TOT, "S_TOT": R_S_TOT, "PF_TOT": R_PF_TOT,
-    "VLL_AVG": R_VLL_AVG, "VLN_AVG": R_VLN_AVG, "I_AVG": R_I_AVG, "FREQ": R_FREQ,
-    "I_SUM": _I_SUM,
-}
-_READ_BASES = {"VLN": R_VLN, "VLL": R_VLL, "I": R_I, "P": R_P, "Q": R_Q, "S": R_S, "PF": R_PF}
-_PHASE = {"A": 0, "B": 1, "C": 2, "T": 3, "AB": 0, "BC": 1, "CA": 2}
-_EN_KINDS = {
-    "wh_imp": E_WH_IMP, "wh_exp": E_WH_EXP, "q1": E_VARH_Q1, "q2": E_VARH_Q2, "q3": E_VARH_Q3,
-    "q4": E_VARH_Q4, "vah_imp": E_VAH_IMP, "vah_exp": E_VAH_EXP, "wh_net": K_WH_NET,
-    "vah_net": K_VAH_NET,
-}
-_DM = ("p", "q", "s")
-# scale -> fixed power of ten, or the config attribute holding it
-_SCALES = {
-    "": 0, "1": 0, "100": 0, "0.01": -2, "0.001": -3, "0.0001": -4, "E": "sf_e", "W": "sf_w", "V": "sf_v",
-    "I": "sf_i", "A_SF": "ss_a_sf", "V_SF": "ss_v_sf", "W_SF": "ss_w_sf", "VA_SF": "ss_w_sf",
-    "VAR_SF": "ss_w_sf", "Hz_SF": -2, "PF_SF": -2, "TotWh_SF": "ss_e_sf", "TotVAh_SF": "ss_e_sf",
-    "TotVArh_SF": "ss_e_sf",
-}
-_UNIT_FACTOR = {"kW": 0.001, "kVAR": 0.001, "kVA": 0.001, "Pct": 100.0}
+# formats (regtable.FMTS order) the encoder tells apart
+_F_UINT = const(0)
+_F_ULONG = const(2)
+_F_SLONG = const(3)
+_F_FLOAT = const(4)
+_F_UINT16 = const(5)
+_F_ACC32 = const(9)
+_F_BITFIELD32 = const(10)
+# U_ONE, U_KILO, U_PCT: the register's unit over the DSP's, as a power of ten
+_UNIT_EXP = (0, -3, 2)
+_POW10_0 = const(16)  # regtable.POW10 index of 10^0
 
 
 @micropython.viper
@@ -105,6 +102,92 @@ def _fill(dst: ptr8, doff: int, words: int, hi: int, lo: int):
         i += 1
 
 
+# Scaling a float32 reading for a register without a float object (a
+# float is a heap object on the Pico): the reading's bits times a power of
+# ten's bits in integer arithmetic. 24 x 24-bit mantissas in 12-bit halves:
+# every partial product < 2^25, the sum < 2^29, so 32-bit safe; the dropped
+# low bits and round-half-up put the result within 1 ulp of IEEE's.
+@micropython.viper
+def _f32_mul(dst: ptr8, src: ptr8, si: int, k: ptr8, ki: int):
+    # dst[0..3] = big-endian float32 of (little-endian float32 at src[si])
+    # x (float32 at k[ki], a positive normal); ki < 0: no scaling
+    b3 = src[si + 3]
+    b2 = src[si + 2]
+    b1 = src[si + 1]
+    b0 = src[si]
+    sign = b3 & 0x80
+    ex = ((b3 & 0x7F) << 1) | (b2 >> 7)
+    if ex == 255 or ki < 0:  # NaN, infinity, or unscaled: as is
+        dst[0] = b3
+        dst[1] = b2
+        dst[2] = b1
+        dst[3] = b0
+        return
+    dst[1] = 0
+    dst[2] = 0
+    dst[3] = 0
+    if ex == 0:  # zero (a denormal reads as zero)
+        dst[0] = sign
+        return
+    mx = (((b2 & 0x7F) | 0x80) << 16) | (b1 << 8) | b0
+    ek = ((k[ki + 3] & 0x7F) << 1) | (k[ki + 2] >> 7)
+    mk = (((k[ki + 2] & 0x7F) | 0x80) << 16) | (k[ki + 1] << 8) | k[ki]
+    xh = mx >> 12
+    xl = mx & 0xFFF
+    kh = mk >> 12
+    kl = mk & 0xFFF
+    # the 48-bit product >> 20
+    q = ((xh * kh) << 4) + ((xh * kl + xl * kh) >> 8) + ((xl * kl) >> 20)
+    e = ex + ek - 127
+    if q >= 0x8000000:
+        m = (q >> 4) + ((q >> 3) & 1)
+        e += 1
+    else:
+        m = (q >> 3) + ((q >> 2) & 1)
+    if m >= 0x1000000:
+        m >>= 1
+        e += 1
+    if m < 0x800000:
+        m = 0x800000
+    if e <= 0:  # underflow: zero
+        dst[0] = sign
+    elif e >= 255:  # overflow: infinity
+        dst[0] = sign | 0x7F
+        dst[1] = 0x80
+    else:
+        dst[0] = sign | (e >> 1)
+        dst[1] = ((e & 1) << 7) | ((m >> 16) & 0x7F)
+        dst[2] = (m >> 8) & 0xFF
+        dst[3] = m & 0xFF
+
+
+@micropython.viper
+def _f32_round(t: ptr8, lo: int) -> int:
+    # the big-endian float32 at t[0..3] rounded half away from zero and
+    # clamped to lo..32767 (a NaN reads 0)
+    sign = t[0] & 0x80
+    e = ((t[0] & 0x7F) << 1) | (t[1] >> 7)
+    m = (((t[1] & 0x7F) | 0x80) << 16) | (t[2] << 8) | t[3]
+    if e == 0:
+        return 0
+    if e == 255 and (m & 0x7FFFFF):
+        return 0
+    sh = 150 - e  # value = m / 2^sh
+    if sh <= 8:
+        n = 32768  # >= 2^15: clamped below
+    elif sh > 24:
+        n = 0  # < 0.5
+    else:
+        n = (m + (1 << (sh - 1))) >> sh
+    if sign:
+        n = -n
+    if n < lo:
+        return lo
+    if n > 32767:
+        return 32767
+    return n
+
+
 class RegisterBank:
     def __init__(self, config, energy, demand, counters, serial="0"):
         self.cfg = config
@@ -121,235 +204,277 @@ class RegisterBank:
         self.on_log_reset = None  # 129 = 16640 (DataLog.reset)
         self.clock = None  # rtc.Rtc behind 155-157 (set by DataLog)
         self.datalog = None  # datalog.DataLog: 160-168, 8000-13760, takes rows
-        nwords = 0
-        blocks = []
-        for first, last in regmap.BLOCKS:
-            blocks.append((first, last, nwords))
-            nwords += last - first + 1
-        self._blocks = blocks
-        self._img = bytearray(2 * nwords)
-        self._back = bytearray(2 * nwords)
-        self._entries = []
-        self._log_entries = []  # 160-168: re-encoded after a row is taken
-        self._writable = {}
-        ver = regmap.FW_VERSION
+        self._rows = T.ROWS
+        self._n = len(T.ROWS) // _REC
+        self._tmp = bytearray(32)  # one row encoded (the longest: string(32))
+        self._w = bytearray(2)
+        self._t4 = bytearray(4)  # a scaled float32, before rounding
+        self._fb = bytearray(4)  # a demand value (a Python float) as float32
+        # the snapshot (refresh): readings, energy counts, demand, counters,
+        # clock words 155-157, the under-voltage flag
+        self._rd = array("f", bytes(4 * N_READINGS))
+        self._rb = self._rd if IS_MICROPYTHON else memoryview(self._rd).cast("B")  # viper reads it
+        self._en = [0] * N_ENERGIES
+        self._resets = 0
+        self._dm = [0.0] * 9
+        self._ctr = [0] * len(T.CTRS)
+        self._clk = [0, 0, 0]
+        self._uv = False
+        self._isum = bytearray(4)  # register 40072: the phase currents' sum, float32
+        self._cal = [0] * 9  # 7201-7209
+        self._cal_of = (None, None)  # the calibration lists _cal was made from
+        ver = T.FW_VERSION
         vs = "%d.%03d" % (ver // 1000, ver % 1000)
-        strings = {"mn": regmap.VENDOR, "md": regmap.MODEL, "opt": "", "vr": vs, "sn": str(serial)}
-        for row in regmap.ROWS:
-            self._compile(row, strings)
-        self._id = bytes([247, 0xFF]) + (regmap.ID_STRING + vs).encode()
-        self._objects = (regmap.VENDOR.encode(), regmap.PRODUCT.encode(), ("V" + vs).encode())
-        # gaps inside blocks read GAP_WORD in both buffers; refresh never
-        # writes them
-        for buf in (self._img, self._back):
-            for w in range(nwords):
-                buf[2 * w] = regmap.GAP_WORD >> 8
-                buf[2 * w + 1] = regmap.GAP_WORD & 0xFF
-        self.refresh()
+        # regtable.STRINGS order: mn md opt vr sn
+        self._strings = tuple(x.encode() for x in (T.VENDOR, T.MODEL, "", vs, str(serial)))
+        self._id = bytes([247, 0xFF]) + (T.ID_STRING + vs).encode()
+        self._objects = (T.VENDOR.encode(), T.PRODUCT.encode(), ("V" + vs).encode())
 
-    # ---- building ------------------------------------------------------------
-    def _word(self, reg):
-        for first, last, base in self._blocks:
-            if first <= reg <= last:
-                return base + reg - first
-        raise ValueError("register %d is in no block" % reg)
-
-    def _compile(self, row, strings):
-        reg, fmt, units, scale, src, rw, _nv, _name, _desc = row
-        w = regmap.width(fmt)
-        key, _, rest = src.partition(".")
-        enc = _E_RAW
-        a = b = 0
-        if key == "rd":
-            s = _S_READ
-            if rest in _READ_NAMES:
-                a = _READ_NAMES[rest]
-            else:
-                base, _, ph = rest.partition(".")
-                a = _READ_BASES[base] + _PHASE[ph]
-            b = _UNIT_FACTOR.get(units, 1.0)
-            enc = _E_FLOAT if fmt == "Float" else _E_PHYS
-        elif key == "en":
-            s = _S_EN
-            kind, _, ph = rest.partition(".")
-            a = _EN_KINDS[kind]
-            b = _PHASE[ph]
-            enc = _E_FLOAT if fmt == "Float" else _E_ENERGY
-        elif key == "dm":
-            s = _S_DM
-            q, _, pk = rest.partition("_pk_")
-            a = _DM.index(q) + (0 if not pk else 3 if pk == "imp" else 6)
-            b = _UNIT_FACTOR.get(units, 1.0)
-            enc = _E_FLOAT if fmt == "Float" else _E_PHYS
-        elif key == "cfg":
-            s = _S_CFG
-            a = rest
-            getattr(self.cfg, a)  # fails here, at build, if the table names a missing key
-            if rw == regmap.RW:
-                self._writable[reg] = a
-        elif key == "const":
-            s = _S_CONST
-            a = int(rest, 16) if rest.startswith("0x") else int(rest)
-        elif key == "qnan":
-            s = _S_QNAN
-        elif key == "ctr":
-            s = _S_CTR
-            a = rest
-            enc = _E_FLOAT if fmt == "Float" else _E_RAW
-        elif key == "st":
-            s = _S_ERR if rest == "errors" else _S_RESETS
-        elif key == "ss":
-            s = _S_SS
-            a = rest
-        elif key == "id":
-            s = _S_STR
-            a = strings[rest].encode()
-            enc = _E_STR
-        elif key == "fw":
-            s = _S_CONST
-            a = regmap.FW_VERSION
-        elif key == "cmd":
-            s = _S_CONST
-            self._writable[reg] = None
-        elif key == "rtc":
-            s = _S_RTC
-            a = int(rest)
-            self._writable[reg] = a  # an int: clock word index
-        elif key == "cal":
-            s = _S_CAL
-            kind, _, ch = rest.partition(".")
-            a = 0 if kind == "gain" else 1
-            b = int(ch)
-            self._writable[reg] = (a, b)  # a tuple: a calibration word
-        elif key == "log":
-            s = _S_LOG
-            a = int(rest)
-        else:
-            raise ValueError("register %d: unknown source %r" % (reg, src))
-        e = (2 * self._word(reg), w, fmt, s, a, b, enc, _SCALES[scale])
-        self._entries.append(e)
-        if s == _S_LOG:
-            self._log_entries.append(e)
-
-    # ---- refresh ----------------------------------------------------------------
+    # ---- the second's values ------------------------------------------------
     def refresh(self, readings=None, valid=None, errors=None):
-        """Re-encode every register; with arguments, from these DSP results."""
+        """The meter closed a second (or its state changed): with arguments,
+        these DSP results are what reads encode from now on. The data log
+        takes its row here when a sub-interval has closed."""
         if readings is not None:
             self.readings = readings
         if valid is not None:
             self.valid = valid
         if errors is not None:
             self.errors = errors
-        buf = self._back
-        self._encode(buf, self._entries)
+        self._snapshot()
         dl = self.datalog
         if dl is not None and dl.due:
-            # end of a sub-interval: the log row is this image's values
-            dl.take(buf)
-            self._encode(buf, self._log_entries)
-        self._back = self._img
-        self._img = buf
+            dl.take(self)
 
-    def _encode(self, buf, entries):
-        cfg = self.cfg
-        nph = PHASES[cfg.system_type]
-        for off, w, fmt, s, a, b, enc, sc in entries:
-            exp = sc if isinstance(sc, int) else getattr(cfg, sc)
-            v = self._value(s, a, b, nph)
-            if v is None:
-                _put_absent(buf, off, fmt)
-            elif enc == _E_RAW:
-                _put_int(buf, off, w, v)
-            elif enc == _E_PHYS:
-                x = v * b / (10.0 ** exp)
-                lo = 0 if fmt == "UInt" else -32767
-                x = int(x + 0.5) if x >= 0 else -int(0.5 - x)
-                _put_int(buf, off, 1, lo if x < lo else 32767 if x > 32767 else x)
-            elif enc == _E_FLOAT:
-                if s == _S_EN:
-                    v = v / MWS_PER_KWH
-                struct.pack_into(">f", buf, off, v * b if s != _S_EN and s != _S_CTR else v)
-            elif enc == _E_ENERGY:
-                base = MWS_PER_WH if fmt == "acc32" else MWS_PER_KWH
-                _put_int(buf, off, 2, scaled(v, base, exp))
-            else:  # _E_STR
-                n = 2 * w
-                for i in range(n):
-                    buf[off + i] = v[i] if i < len(v) else 0
+    def _snapshot(self):
+        r = self.readings
+        if r is not None:
+            _copy(self._rb, 0, r if IS_MICROPYTHON else memoryview(r).cast("B"), 0, 4 * N_READINGS)
+            # the sum of the valid phase currents: three float additions a
+            # second here instead of at every read of 40072
+            t = 0.0
+            for k in range(3):
+                if self.valid >> (R_I + k) & 1:
+                    t += r[R_I + k]
+            struct.pack_into("<f", self._isum, 0, t)
+        en = self.energy
+        c = en.counts
+        s = self._en
+        for i in range(N_ENERGIES):
+            s[i] = c[i]
+        self._resets = en.resets
+        d = self.demand
+        s = self._dm
+        for k in range(3):
+            s[k] = d.present[k]
+            s[3 + k] = d.peak_imp[k]
+            s[6 + k] = d.peak_exp[k]
+        s = self._ctr
+        for i in range(len(s)):
+            s[i] = getattr(self.counters, T.CTRS[i])
+        c = self.clock
+        if c is not None:
+            for i in range(3):
+                self._clk[i] = c.word(i)
+        self._uv = self.under_voltage
 
-    def _value(self, s, a, b, nph):
+    def word(self, reg):
+        """Register reg (base 1) as an int 0..65535 (the data log's rows)."""
+        w = self._w
+        if self.read(reg - 1, 1, w, 0):
+            return T.GAP_WORD
+        return w[0] << 8 | w[1]
+
+    # ---- encoding -------------------------------------------------------------
+    def _first(self, reg):
+        # index of the first row whose last register is >= reg
+        r = self._rows
+        lo = 0
+        hi = self._n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            p = _REC * mid
+            if (r[p] << 8 | r[p + 1]) + r[p + 2] <= reg:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _find(self, reg):
+        # offset of the record of the row starting at reg, -1 if none
+        i = self._first(reg)
+        p = _REC * i
+        r = self._rows
+        if i < self._n and (r[p] << 8 | r[p + 1]) == reg:
+            return p
+        return -1
+
+    def _encode_range(self, reg, end, out, off):
+        r = self._rows
+        tmp = self._tmp
+        p = _REC * self._first(reg)
+        stop = _REC * self._n
+        while p < stop:
+            r0 = r[p] << 8 | r[p + 1]
+            if r0 > end:
+                break
+            r1 = r0 + r[p + 2] - 1
+            self._encode(p, tmp)
+            s = r0 if r0 > reg else reg
+            e = r1 if r1 < end else end
+            _copy(out, off + 2 * (s - reg), tmp, 2 * (s - r0), 2 * (e - s + 1))
+            p += _REC
+
+    def _encode(self, p, buf):
+        r = self._rows
+        w = r[p + 2]
+        fmt = r[p + 3]
+        s = r[p + 4]
+        a = r[p + 5]
+        b = r[p + 6]
+        enc = r[p + 7]
+        if s == _S_CONST:
+            c = T.CONSTS
+            if w == 2:
+                _put_int(buf, 0, 1, c[a])
+                _put_int(buf, 2, 1, c[b])
+            else:
+                _put_int(buf, 0, 1, c[a])
+            return
+        if enc == _E_STR:
+            v = self._strings[a]
+            n = len(v)
+            for i in range(2 * w):
+                buf[i] = v[i] if i < n else 0
+            return
+        if s == _S_READ or s == _S_DM:
+            self._encode_float(p, buf, fmt, s, a, b, enc)
+            return
+        v = self._value(s, a, b)
+        if v is None:
+            _put_absent(buf, fmt)
+        elif enc == _E_RAW:
+            _put_int(buf, 0, w, v)
+        elif enc == _E_FLOAT:  # energies and counters (ints)
+            struct.pack_into(">f", buf, 0, v / MWS_PER_KWH if s == _S_EN else v)
+        else:  # _E_ENERGY
+            base = MWS_PER_WH if fmt == _F_ACC32 else MWS_PER_KWH
+            _put_int(buf, 0, 2, scaled(v, base, self._exp(self._rows[p + 8])))
+
+    def _encode_float(self, p, buf, fmt, s, a, b, enc):
+        # a reading or a demand value: scaled by a power of ten in viper,
+        # no float object made (a read allocates nothing)
         if s == _S_READ:
-            r = self.readings
-            if r is None:
-                return None
+            if self.readings is None:
+                _put_absent(buf, fmt)
+                return
             if a == _I_SUM:
                 if not self.valid >> R_I_AVG & 1:
-                    return None
-                t = 0.0
-                for k in range(3):
-                    if self.valid >> (R_I + k) & 1:
-                        t += r[R_I + k]
-                return t
-            return r[a] if self.valid >> a & 1 else None
+                    _put_absent(buf, fmt)
+                    return
+                src = self._isum
+                si = 0
+            else:
+                if not self.valid >> a & 1:
+                    _put_absent(buf, fmt)
+                    return
+                src = self._rb
+                si = 4 * a
+        else:
+            src = self._fb
+            struct.pack_into("<f", src, 0, self._dm[a])
+            si = 0
+        n = _UNIT_EXP[b]
+        if enc == _E_FLOAT:
+            _f32_mul(buf, src, si, T.POW10, 4 * (_POW10_0 + n) if n else -1)
+            return
+        n -= self._exp(self._rows[p + 8])
+        t4 = self._t4
+        _f32_mul(t4, src, si, T.POW10, 4 * (_POW10_0 + n) if n else -1)
+        _put_int(buf, 0, 1, _f32_round(t4, 0 if fmt == _F_UINT else -32767))
+
+    def _cal_words(self):
+        # 7201-7209 as ints, recomputed when Config.apply has put new
+        # calibration lists in (float arithmetic: not at every read)
+        c = self.cfg
+        if c.cal_gains is not self._cal_of[0] or c.cal_phases is not self._cal_of[1]:
+            w = self._cal
+            for i in range(6):
+                w[i] = int(c.cal_gains[i] * 10000.0 + 0.5)
+            for i in range(3):
+                x = c.cal_phases[i] * 1000.0
+                w[6 + i] = int(x + 0.5) if x >= 0 else -int(0.5 - x)
+            self._cal_of = (c.cal_gains, c.cal_phases)
+        return self._cal
+
+    def _exp(self, code):
+        sc = T.SCALES[code]
+        return sc if isinstance(sc, int) else getattr(self.cfg, sc)
+
+    def _value(self, s, a, b):
         if s == _S_EN:
-            if b < 3 and b >= nph:
+            if b < 3 and b >= PHASES[self.cfg.system_type]:
                 return None  # a phase this system type does not have
-            return self.energy.count(a, b)
-        if s == _S_DM:
-            d = self.demand
-            return (d.present, d.peak_imp, d.peak_exp)[a // 3][a % 3]
+            en = self._en  # as energy.count()
+            i = E_KINDS * b
+            if a == K_WH_NET:
+                return en[i] - en[i + 1]
+            if a == K_VAH_NET:
+                return en[i + 6] - en[i + 7]
+            return en[i + a]
         if s == _S_CFG:
-            return int(getattr(self.cfg, a))
-        if s == _S_CONST:
-            return a
+            return int(getattr(self.cfg, T.NAMES[a]))
         if s == _S_QNAN:
             return None
         if s == _S_CTR:
-            return getattr(self.counters, a) & 0xFFFFFFFF
+            v = self._ctr[a]
+            # 32-bit, wrapping: masked only when it is not a small int already
+            return v if 0 <= v <= 0x3FFFFFFF else v & 0xFFFFFFFF
         if s == _S_ERR:
             return self.errors & 0xFFFF
         if s == _S_RTC:
-            c = self.clock
-            return 0 if c is None else c.word(a)
+            return self._clk[a]
         if s == _S_LOG:
             d = self.datalog
             return 0 if d is None else d.reg(a)
         if s == _S_CAL:
-            if a == 0:
-                return int(self.cfg.cal_gains[b] * 10000.0 + 0.5)
-            x = self.cfg.cal_phases[b] * 1000.0
-            return int(x + 0.5) if x >= 0 else -int(0.5 - x)
+            return self._cal_words()[6 + b if a else b]
         if s == _S_RESETS:
-            return self.energy.resets
-        if s == _S_SS:
-            cfg = self.cfg
-            if a == "ID":
-                return regmap.SS_MODEL_BY_TYPE[cfg.system_type]
-            if a == "Evt":
-                return events(self.errors, self.under_voltage)
-            sc = _SCALES[a]
-            return (sc if isinstance(sc, int) else getattr(cfg, sc)) & 0xFFFF
-        return a  # _S_STR: bytes
+            return self._resets
+        if s == _S_SSID:
+            t = self.cfg.system_type
+            for k, v in T.SS_MODEL_BY_TYPE:
+                if k == t:
+                    return v
+            return None
+        if s == _S_SSEVT:
+            return events(self.errors, self._uv)
+        if s == _S_SSSF:
+            return self._exp(a) & 0xFFFF
+        return 0  # _S_CMD: 129 reads 0
 
-    # ---- the Modbus layer's interface ------------------------------------------
+# ---- the Modbus layer's interface ------------------------------------------
     def read(self, addr, count, out, off):
-        """Copy `count` registers from protocol address `addr` (register
+        """Encode `count` registers from protocol address `addr` (register
         addr + 1) big-endian into `out` at `off`. 0, or 2 (illegal data
         address) without writing when any of them is in no block."""
         if count < 1:
             return ILLEGAL_ADDRESS
         reg = addr + 1
         end = reg + count - 1
-        if regmap.LOG_WINDOW[0] <= reg and end <= regmap.LOG_WINDOW[1]:
+        lw = T.LOG_WINDOW
+        if lw[0] <= reg and end <= lw[1]:
             dl = self.datalog
             if dl is None:
-                _fill(out, off, count, regmap.LOG_WORD >> 8, regmap.LOG_WORD & 0xFF)
+                _fill(out, off, count, T.LOG_WORD >> 8, T.LOG_WORD & 0xFF)
             else:
-                dl.read_window(reg - regmap.LOG_WINDOW[0], count, out, off)
+                dl.read_window(reg - lw[0], count, out, off)
             return OK
-        for first, last, base in self._blocks:
+        for first, last in T.BLOCKS:
             if first <= reg and end <= last:
-                _copy(out, off, self._img, 2 * (base + reg - first), 2 * count)
+                # registers no row covers read GAP_WORD
+                _fill(out, off, count, T.GAP_WORD >> 8, T.GAP_WORD & 0xFF)
+                self._encode_range(reg, end, out, off)
                 return OK
         return ILLEGAL_ADDRESS
 
@@ -358,50 +483,49 @@ class RegisterBank:
         any of them is not writable; 3 when a value is refused; 4 on an
         internal failure. All or nothing."""
         reg = addr + 1
+        rows = self._rows
         changes = {}
         cmds = []
         clk = -1  # first clock word index written, -1 none
+        nclk = 0
         for i in range(len(values)):
-            r = reg + i
-            if r not in self._writable:
+            p = self._find(reg + i)
+            if p < 0 or not rows[p + 9]:
                 return ILLEGAL_ADDRESS
             v = values[i]
             if not 0 <= v <= 0xFFFF:
                 return ILLEGAL_VALUE
-            key = self._writable[r]
-            if isinstance(key, int):  # 155-157, consecutive in one request
+            s = rows[p + 4]
+            if s == _S_RTC:  # 155-157, consecutive in one request
                 if clk < 0:
-                    clk = i
-                continue
-            if isinstance(key, tuple):  # 7201-7209: one validation path, Config.apply
+                    clk = rows[p + 5]
+                nclk += 1
+            elif s == _S_CAL:  # 7201-7209: one validation path, Config.apply
                 gains, phases = _cal_change(self.cfg, changes)
-                if key[0] == 0:
-                    gains[key[1]] = v / 10000.0
+                if rows[p + 5] == 0:
+                    gains[rows[p + 6]] = v / 10000.0
                 else:
-                    phases[key[1]] = (v - 0x10000 if v & 0x8000 else v) / 1000.0
-                continue
-            if key is None:  # 129
+                    phases[rows[p + 6]] = (v - 0x10000 if v & 0x8000 else v) / 1000.0
+            elif s == _S_CMD:  # 129
                 if v not in (CMD_CLEAR_ENERGY, CMD_DEMAND_SYNC, CMD_PEAK_RESET, CMD_CLEAR_PULSES,
                              CMD_RESET_LOG):
                     return ILLEGAL_VALUE
                 cmds.append(v)
             else:
-                changes[key] = v
+                changes[T.NAMES[rows[p + 5]]] = v
         if clk >= 0:
             # 155-157: checked before anything changes (all or nothing)
-            n = 0
-            while clk + n < len(values) and isinstance(self._writable[reg + clk + n], int):
-                n += 1
-            words = values[clk:clk + n]
+            first = 155 + clk - reg  # index in values of the first clock word
+            words = values[first:first + nclk]
             if self.clock is None:
                 return ILLEGAL_ADDRESS
-            if self.clock.check(self._writable[reg + clk], words) is None:
+            if self.clock.check(clk, words) is None:
                 return ILLEGAL_VALUE
         try:
             if changes:
                 self.cfg.apply(changes)
             if clk >= 0:
-                self.clock.write(self._writable[reg + clk], words)
+                self.clock.write(clk, words)
             for v in cmds:
                 self.command(v)
             self.refresh()
@@ -447,29 +571,34 @@ def _cal_change(cfg, changes):
 
 
 def _put_int(buf, off, w, v):
+    # two's complement bytes of v: small ints only in the arithmetic (no
+    # 0xFFFFFFFF mask, a long int on a 32-bit port)
     if w == 2:
-        v &= 0xFFFFFFFF
-        buf[off] = v >> 24
+        buf[off] = (v >> 24) & 0xFF
         buf[off + 1] = (v >> 16) & 0xFF
-        buf[off + 2] = (v >> 8) & 0xFF
-        buf[off + 3] = v & 0xFF
-    else:
-        v &= 0xFFFF
-        buf[off] = v >> 8
-        buf[off + 1] = v & 0xFF
+        off += 2
+    buf[off] = (v >> 8) & 0xFF
+    buf[off + 1] = v & 0xFF
 
 
-def _put_absent(buf, off, fmt):
+def _put_words(buf, hi, lo):
+    buf[0] = hi >> 8
+    buf[1] = hi & 0xFF
+    buf[2] = lo >> 8
+    buf[3] = lo & 0xFF
+
+
+def _put_absent(buf, fmt):
     # QNAN (native) or SunSpec 'not implemented'
-    if fmt == "Float":
-        _put_int(buf, off, 2, 0x7FC00000)
-    elif fmt in ("ULong", "SLong"):
-        _put_int(buf, off, 2, 0x80000000)
-    elif fmt == "acc32":
-        _put_int(buf, off, 2, 0)
-    elif fmt == "bitfield32":
-        _put_int(buf, off, 2, 0xFFFFFFFF)
-    elif fmt == "uint16":
-        _put_int(buf, off, 1, 0xFFFF)
+    if fmt == _F_FLOAT:
+        _put_words(buf, 0x7FC0, 0)
+    elif fmt == _F_ULONG or fmt == _F_SLONG:
+        _put_words(buf, 0x8000, 0)
+    elif fmt == _F_ACC32:
+        _put_words(buf, 0, 0)
+    elif fmt == _F_BITFIELD32:
+        _put_words(buf, 0xFFFF, 0xFFFF)
+    elif fmt == _F_UINT16:
+        _put_int(buf, 0, 1, 0xFFFF)
     else:  # UInt, SInt, int16, sunssf
-        _put_int(buf, off, 1, 0x8000)
+        _put_int(buf, 0, 1, 0x8000)

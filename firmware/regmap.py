@@ -249,6 +249,11 @@ for _i in range(3):
     _r(7207 + _i, "SInt", "deg", "0.001", "cal.phase.%d" % _i, RW, 1,
        "Phase correction, phase %s, millidegrees (-10000..10000): the current's lag removed" % _PH[_i])
 
+# ---- Acquisition diagnostics (vendor block 7301-7302) ---------------------------------
+_r(7301, "ULong", "frames", "", "ctr.frames_gap", R, 0,
+   "ADC frames billed as a gap since power-up: lost, overrun or CRC-dropped frames whose energy "
+   "is estimated from the power around them (vendor register)")
+
 # ---- SunSpec common model (40001-40069) ----------------------------------------------
 _r(40001, "uint32", "", "", "const.0x53756E53", R, 1, "ASCII 'SunS': start of the SunSpec blocks", "SunS")
 _r(40003, "uint16", "", "", "const.1", R, 1, "SunSpec common model ID", "ID")
@@ -313,7 +318,7 @@ SS_MODEL_BY_TYPE = {10: 201, 11: 201, 12: 202, 40: 203, 31: 204}
 # Blocks the Modbus server answers: (first, last) registers, base 1. Inside
 # a block, registers no row covers read as GAP_WORD; everything outside
 # every block is 'illegal data address' (exception 2).
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7302), (40001, 40178))
 GAP_WORD = 0x8000
 # Data-log buffer window (addendum): with page n (158) selected, 8000 + k is
 # buffer n's k-th newest entry; unwritten entries, 13760 and everything with
@@ -346,7 +351,8 @@ DECISIONS = (
      "per-phase energy ULongs of phases the system type lacks read 0x8000 0x0000 (MSR 0x8000)."),
     ("113-128, 179-256", "Undocumented gaps inside 1-408 read 0x8000 (like the datasheet's own "
      "reserved 38 and 112) so one request may span them; every register outside the blocks "
-     "1-408, 7001, 7101-7103, 7201-7209, 8000-13760, 40001-40178 is an illegal data address "
+     "1-408, 7001, 7101-7103, 7201-7209, 7301-7302, 8000-13760, 40001-40178 is an illegal data "
+     "address "
      "(exception 2), "
      "and so is any request that touches one."),
     ("131", "CT primary 5-32000 A (the datasheet's specification and the DSP), not 1-32000."),
@@ -381,6 +387,9 @@ DECISIONS = (
      "reference source's known V, I and PF. Any subset may be written in one request; the result "
      "is checked as a whole (gains 0.5-2.0, phases +-10 degrees) and a refused value is "
      "exception 3 with nothing changed."),
+    ("7301-7302", "Frames billed as a gap (no datasheet register): every ADC frame the meter did "
+     "not measure (lost while interrupts were off, a ring overrun, a CRC error) is billed at the "
+     "power measured around it and counted here, 32-bit, wrapping, from 0 at power-up."),
     ("40069", "DA, the Modbus address (the datasheet's second '40068' row); writable, the same "
      "value as 7101."),
     ("40108-40176", "Laid out as pysunspec2's model JSON; acc32 energies in Wh/VAh/varh with their "

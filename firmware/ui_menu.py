@@ -726,11 +726,11 @@ class MeterView:
         return self._command(CMD_PEAK_RESET)
 
     def info(self, name):
-        import regmap
+        import regtable
 
         if name == "MODEL":
-            return regmap.PRODUCT
-        v = regmap.FW_VERSION
+            return regtable.PRODUCT
+        v = regtable.FW_VERSION
         if name == "OS":
             return "V%d.%03d" % (v // 1000, v % 1000)
         if name == "RS":  # the system under the firmware: the MicroPython runtime

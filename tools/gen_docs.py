@@ -1,6 +1,8 @@
-"""Generate docs/registers.md and docs/registers.csv from firmware/regmap.py,
-the one register table. `python tools/gen_docs.py --check` exits 1 when the
-committed files differ from what the table gives (they are never hand-kept)."""
+"""Generate docs/registers.md, docs/registers.csv and firmware/regtable.py
+(the compact table the board carries, tools/regtable_gen.py) from
+firmware/regmap.py, the one register table. `python tools/gen_docs.py
+--check` exits 1 when the committed files differ from what the table gives
+(they are never hand-kept)."""
 
 import csv
 import io
@@ -11,6 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
 import regmap  # noqa: E402
+import regtable_gen  # noqa: E402
 
 MD = os.path.join(ROOT, "docs", "registers.md")
 CSV = os.path.join(ROOT, "docs", "registers.csv")
@@ -81,7 +84,7 @@ def render_md():
 
 
 def main(argv):
-    want = {MD: render_md(), CSV: render_csv()}
+    want = {MD: render_md(), CSV: render_csv(), regtable_gen.PATH: regtable_gen.render()}
     if "--check" in argv:
         stale = []
         for path, text in want.items():

@@ -11,7 +11,7 @@ from config import Config
 from datalog import DEPTH, PER, REC, DataLog, PowerCut, RamFlash
 from frontend import FrontEnd
 from meter import Meter
-from readings import E_KINDS, E_TOTAL, E_WH_IMP, N_ENERGIES
+from readings import E_KINDS, E_TOTAL, E_WH_IMP, N_ENERGIES, N_READINGS, R_FREQ
 from rtc import Rtc
 
 
@@ -60,21 +60,23 @@ def _page(m, page, n=None, resume=True):
     return got
 
 
-def _poke(m, reg, v):
-    o = m.bank._word(reg) * 2
-    for img in (m.bank._img, m.bank._back):
-        img[o] = v >> 8 & 0xFF
-        img[o + 1] = v & 0xFF
+class _Poked:
+    """The bank as the data log reads it, with register 3 (logged by
+    pointer 1) reading v."""
+
+    def __init__(self, bank, v):
+        self.bank = bank
+        self.v = v
+
+    def word(self, reg):
+        return self.v if reg == 3 and self.v is not None else self.bank.word(reg)
 
 
 def _close(m, dl, v=None):
-    """A fast sub-interval close: the row is taken from the image as is, after
-    register 3 (logged by pointer 1) is set to v."""
-    if v is not None:
-        _poke(m, 3, v)
+    """A fast sub-interval close: the row is taken from the registers as
+    they read now, register 3 reading v."""
     dl.subinterval_closed()
-    dl.take(m.bank._img)
-    m.bank._encode(m.bank._img, m.bank._log_entries)
+    dl.take(_Poked(m.bank, v))
 
 
 def _second(m, clock, kwh_per_s=0.0):
@@ -193,7 +195,9 @@ def test_pointer_change_takes_effect_at_the_next_row_and_interrupts():
     assert _u16(m, 160) & 0x10 == 0
     assert m.bank.write(168, [28]) == 0  # buffer 1: frequency
     assert _u16(m, 160) & 0x10  # logging interrupted (configuration change)
-    _poke(m, 28, 6001)
+    r = array("f", [0.0] * N_READINGS)
+    r[R_FREQ] = 60.01
+    m.bank.refresh(r, 1 << R_FREQ, 0)  # register 28 reads 6001 (0.01 Hz)
     _close(m, dl)
     assert _page(m, 1, 3) == [6001, 6, 5]
 

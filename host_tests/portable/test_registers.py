@@ -9,8 +9,8 @@ from config import Config
 from frontend import FrontEnd
 from meter import Meter
 from readings import (
-    E_KINDS, E_TOTAL, E_WH_EXP, E_WH_IMP, N_ENERGIES, N_READINGS, R_FREQ, R_I, R_P, R_P_TOT, R_PF_TOT,
-    R_VLL, R_VLL_AVG, R_VLN,
+    E_KINDS, E_TOTAL, E_WH_EXP, E_WH_IMP, N_ENERGIES, N_READINGS, R_FREQ, R_I, R_I_AVG, R_P, R_P_TOT,
+    R_PF_TOT, R_VLL, R_VLL_AVG, R_VLN,
 )
 
 
@@ -167,17 +167,62 @@ def test_reads_gaps_and_illegal_addresses():
 
 
 def test_read_allocates_nothing():
+    # encoded on read: readings and demand are scaled in integer arithmetic
+    # (registers._f32_mul), configuration, constants, strings, counters and
+    # the log window are small ints or bytes. Energy rows are not in this
+    # list: a count above 2^30 mWs is a long int on the board.
     m = _meter()
+    _feed(m, {R_P_TOT: 12340.0, R_PF_TOT: -0.5, R_FREQ: 60.01, R_VLN: 277.0, R_VLL_AVG: 480.0,
+              R_I: 5.0, R_I + 1: 6.0, R_I + 2: 7.0, R_I_AVG: 6.0})
+    m.demand.present[0] = 1234.5
+    m.demand.peak_exp[2] = -77.0
+    m.counters.pulses_imp = 123456
+    m.counters.pulses_exp = 0xFFFFFFF0
+    m.bank.refresh()
     out = bytearray(260)
+    spans = ((20, 18), (90, 22), (128, 50), (276, 40), (364, 44), (7000, 1), (7100, 3), (7200, 9),
+             (40000, 107), (40174, 4), (8000, 100))
+    got = [None] * (len(spans) + 1)
+    m.bank.read(7200, 9, out, 0)  # the calibration words are made once, at the first read
     micropython.heap_lock()
     try:
-        a = m.bank.read(0, 125, out, 0)
-        b = m.bank.read(40000, 125, out, 0)
-        c = m.bank.read(8000, 100, out, 0)
-        d = m.bank.read(500, 1, out, 0)
+        for i in range(len(spans)):
+            got[i] = m.bank.read(spans[i][0], spans[i][1], out, 0)
+        got[-1] = m.bank.read(500, 1, out, 0)
     finally:
         micropython.heap_unlock()
-    assert (a, b, c, d) == (0, 0, 0, 2)
+    assert got == [0] * len(spans) + [2]
+    assert abs(_f32(m, 277) - 12.34) < 1e-4 and abs(_f32(m, 293) - 1.2345) < 1e-6
+
+
+def _f32_bits(x):
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def test_scaling_in_integer_arithmetic_within_one_ulp():
+    # _f32_mul against IEEE float32 (struct) for readings times every power
+    # of ten the registers use; _f32_round rounds half away from zero
+    from registers import _f32_mul, _f32_round
+    import regtable
+
+    out = bytearray(4)
+    src = bytearray(4)
+    for x in (1.0, -1.0, 0.5, 277.0, 480.0, 12340.0, -5000.25, 60.01, 1e-3, 3.3e7, -0.123456):
+        for n in range(-8, 7):
+            struct.pack_into("<f", src, 0, x)
+            _f32_mul(out, src, 0, regtable.POW10, 4 * (16 + n))
+            want = _f32_bits(struct.unpack("<f", struct.pack("<f", x))[0] *
+                             struct.unpack("<f", regtable.POW10[4 * (16 + n):4 * (17 + n)])[0])
+            got = struct.unpack(">I", out)[0]
+            assert abs(got - want) <= 1, (x, n, hex(got), hex(want))
+    for x, lo, want in ((0.5, -32767, 1), (-0.5, -32767, -1), (0.49, 0, 0), (1.5, 0, 2), (-1.5, -32767, -2),
+                        (2.4999, 0, 2), (32767.4, 0, 32767), (40000.0, 0, 32767), (-40000.0, -32767, -32767),
+                        (-3.0, 0, 0), (0.0, 0, 0), (1e-9, 0, 0), (6001.0, 0, 6001)):
+        assert _f32_round(struct.pack(">f", x), lo) == want, (x, lo)
+    for x in (float("inf"), float("-inf"), float("nan")):
+        struct.pack_into("<f", src, 0, x)
+        _f32_mul(out, src, 0, regtable.POW10, 4 * 13)
+        assert out == struct.pack(">f", x) or x != x and out[0] & 0x7F == 0x7F
 
 
 def test_writes_atomic_and_refusals():
@@ -249,3 +294,16 @@ def test_error_bitmap_146_bit_15():
     m.bank.refresh(errors=m.errors())
     assert _u16(m, 146) == 0x8100
     assert _u32(m, 40175) & 0x0C  # phase loss -> power failure / under voltage
+
+
+def test_frames_gap_7301_counts_billed_frames_read_only():
+    m = _meter()
+    assert _u32(m, 7301) == 0
+    m.counters.frames_gap = 70001  # App.frames_lost adds the frames it bills
+    m.bank.refresh()
+    assert _u32(m, 7301) == 70001
+    assert m.bank.write(7300, [0, 0]) == 2  # read-only
+    assert m.bank.read(7302, 1, bytearray(2), 0) == 2  # 7303 is in no block
+    m.counters.frames_gap = 0xFFFFFFFF
+    m.bank.refresh()
+    assert _u32(m, 7301) == 0xFFFFFFFF
