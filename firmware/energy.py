@@ -97,6 +97,10 @@ class Counters:
     def __init__(self):
         self.pulses_imp = 0
         self.pulses_exp = 0
+        # ADC frames billed as a gap since power-up (lost, overrun or
+        # CRC-dropped: measured at the power around them), registers
+        # 7301-7302; not cleared by 129 = 16498, not kept over a power cycle
+        self.frames_gap = 0
 
     def clear(self):
         self.pulses_imp = 0
