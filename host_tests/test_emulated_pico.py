@@ -199,9 +199,15 @@ def test_modbus_rtu_answers_at_wire_timing(run1):
     assert t["reply"] == t["req"], t  # FC06 echoes the request
     # a frame ends after 3.5 character times of silence (1.75 ms above
     # 19200 baud, 2.0 ms at 19200): no answer may start before that
+    # RS-485: DE (GP2) up before the first start bit, down only after the
+    # last stop bit has left (the emulated UART shifts at the baud rate),
+    # and released within t3.5 so the master can talk again
     for t in run1["modbus"]:
         if t.get("bytes"):
             assert t["firstByteMs"] >= 1.75, t
+            assert t["dropped"] == 0, t
+            assert t.get("deRiseBeforeFirstStartUs", -1) >= 0, t
+            assert 0 <= t.get("deFallAfterLastStopUs", -1) <= 1750, t
     assert transaction(run1, T_CHECK_CONFIG)["regs"] == [PULSE_WH]
 
 

@@ -463,14 +463,22 @@ export class ModbusMaster {
     this.schedule();
   }
 
-  // the reply to transaction t: the TX bytes written after the request began
+  // the reply to transaction t: the TX bytes written after the request
+  // began; times from the end of the request's last stop bit to the first
+  // reply start bit, and DE (GP2) around the reply on the wire
   reply(t, until = Infinity) {
     const tx = this.pico.uartTx[this.uartIndex].slice(t.txFrom).filter((x) => x.ns < until);
     const bytes = tx.map((x) => x.b);
     const r = { req: hex(t.req), atS: t.startNs / 1e9, baud: t.baud, reply: hex(bytes), bytes };
     if (bytes.length) {
-      r.firstByteMs = (tx[0].ns - t.endNs) / 1e6;
-      r.lastByteMs = (tx[tx.length - 1].ns - t.endNs) / 1e6;
+      const first = tx[0], last = tx[tx.length - 1];
+      r.firstByteMs = ((first.wireNs ?? first.ns) - t.endNs) / 1e6;
+      r.lastByteEndMs = ((last.endNs ?? last.ns) - t.endNs) / 1e6;
+      r.dropped = tx.filter((x) => x.dropped).length;
+      const rise = this.deEdges.filter((e) => e.v === 1 && e.s * 1e9 <= (first.wireNs ?? first.ns)).pop();
+      const fall = this.deEdges.find((e) => e.v === 0 && rise && e.s > rise.s);
+      if (rise) r.deRiseBeforeFirstStartUs = ((first.wireNs ?? first.ns) - rise.s * 1e9) / 1e3;
+      if (fall) r.deFallAfterLastStopUs = (fall.s * 1e9 - (last.endNs ?? last.ns)) / 1e3;
     }
     if (bytes.length >= 4) {
       const c = crc16Modbus(bytes.slice(0, -2));

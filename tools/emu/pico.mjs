@@ -8,7 +8,9 @@
 //     read until there are bytes.
 //   2 the SIO divider costs 8 cycles too many (the SDK code already waits 8).
 //   3 UART TXINTR stays raised for ever -> an endless UART IRQ once
-//     machine.UART() exists. We raise it once per write to UARTDR.
+//     machine.UART() exists. We model the PL011's TX FIFO and shift register
+//     at the baud rate (TXFF, TXFE, BUSY, TXINTR at the IFLS level), so
+//     replies leave at wire timing and uart.flush()/txdone() wait for them.
 //   4 a triggered watchdog re-fires a zero-period alarm for ever. We record the
 //     trigger and disarm it (no reset is emulated).
 //   5 time advances as if at 125 MHz whatever clk_sys is. We advance
@@ -209,18 +211,62 @@ export class Pico {
     }
   }
 
-  // artefact 3; every byte written to a UART's DR is kept with its time
+  // artefact 3, and UART TX at wire timing. rp2040js sends a byte the
+  // moment it is written to UARTDR, never reports BUSY or TXFF, and keeps
+  // TXINTR raised. Here, as on the PL011: a 32-byte TX FIFO feeds a shift
+  // register that takes (start + data + parity + stop) bit times a byte;
+  // UARTFR shows TXFF, TXFE and BUSY from that; TXINTR rises when a byte
+  // leaves the FIFO and the level falls to the IFLS trigger (or below), and
+  // falls when writes take the level above it or by UARTICR. Every byte is
+  // kept with the time it was written (ns) and its time on the wire (wireNs
+  // for its start bit, endNs after its last stop bit).
   fixUart() {
     this.uartTx = [[], []];
-    this.mcu.uart.forEach((u, i) => {
-      u.checkInterrupts = function () { this.rp2040.setInterrupt(this.irq, (this.interruptStatus & this.interruptMask) !== 0); };
-      const write = u.writeUint32.bind(u);
-      u.writeUint32 = (off, v) => {
-        if (off === 0) this.uartTx[i].push({ b: v & 0xff, ns: this.clock.nanos });
-        write(off, v);
-        if (off === 0) { u.interruptStatus |= 0x20; u.checkInterrupts(); } // TXINTR
-      };
+    this.mcu.uart.forEach((u, i) => this.uartAtWireTiming(u, this.uartTx[i]));
+  }
+
+  uartAtWireTiming(u, log) {
+    const clock = this.clock;
+    const fifo = []; // log entries waiting in the TX FIFO
+    let shifting = null; // the entry on the wire
+    const TXINTR = 0x20;
+    const level = () => [4, 8, 16, 24, 28][(u.ifls ?? 0x12) & 7] ?? 16; // IFLS TXIFLSEL, reset 1/2
+    const capacity = () => (u.lineCtrlRegister & 0x10 ? 32 : 1);
+    const bitsPerChar = () => {
+      const lcr = u.lineCtrlRegister;
+      return 1 + (5 + ((lcr >> 5) & 3)) + (lcr & 0x02 ? 1 : 0) + (lcr & 0x08 ? 2 : 1);
+    };
+    u.checkInterrupts = function () { this.rp2040.setInterrupt(this.irq, (this.interruptStatus & this.interruptMask) !== 0); };
+    const startNext = () => {
+      shifting = fifo.shift() || null;
+      if (!shifting) return;
+      shifting.wireNs = clock.nanos;
+      const ns = (bitsPerChar() * 1e9) / u.baudRate;
+      shifting.endNs = clock.nanos + ns;
+      alarm.schedule(ns);
+      if (fifo.length <= level()) { u.interruptStatus |= TXINTR; u.checkInterrupts(); }
+    };
+    const alarm = clock.createAlarm(() => { shifting = null; startNext(); });
+    Object.defineProperty(u, 'flags', {
+      get() {
+        const rx = (this.rxFIFO.full ? 0x40 : 0) | (this.rxFIFO.empty ? 0x10 : 0);
+        return rx | (fifo.length === 0 ? 0x80 : 0) | (fifo.length >= capacity() ? 0x20 : 0) | (shifting || fifo.length ? 0x08 : 0);
+      },
     });
+    const write = u.writeUint32.bind(u);
+    const read = u.readUint32.bind(u);
+    u.readUint32 = (off) => (off === 0x34 ? u.ifls ?? 0x12 : read(off));
+    u.writeUint32 = (off, v) => {
+      if (off === 0x34) { u.ifls = v & 0x3f; return; } // UARTIFLS (rp2040js lacks it)
+      if (off !== 0) { write(off, v); return; }
+      const entry = { b: v & 0xff, ns: clock.nanos, wireNs: null, endNs: null };
+      if (fifo.length >= capacity()) { entry.dropped = true; log.push(entry); return; } // overflow: lost
+      log.push(entry);
+      fifo.push(entry);
+      if (fifo.length > level()) { u.interruptStatus &= ~TXINTR; u.checkInterrupts(); }
+      if (u.onByte) u.onByte(entry.b);
+      if (!shifting) startNext();
+    };
   }
 
   // artefact 1: the host side of the USB CDC, reads held until bytes wait
