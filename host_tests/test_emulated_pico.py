@@ -16,7 +16,9 @@ from 8 s): 2.5 s: register 144 = 10 Wh a pulse; 3 s: read it back; 6 s:
 the float registers 257-292; 7 s: the error bitmap 146; 10 s: 146 again and
 the energy; 10.5 s: GP9 pulled low (power fail); the F-RAM is kept.
 Run 2 (emu_wye347_no_load.json: the same voltages, no current): a new chip
-with run 1's F-RAM; 3 s: the energy and register 144 again.
+with run 1's F-RAM; 3 s: the energy and register 144 again; from 3.5 s
+every ADC frame fails its CRC (a broken DOUT line): the DSP part gets no
+data it can use, so the watchdog must stop being fed and fire.
 
 Expected values are the scenario's analytic ones (scenario.reference), as
 in the virtual meter's tests; accuracy targets as test_sim_clients.py."""
@@ -50,7 +52,7 @@ PULSE_WH = 10
 PHASE_LOSS_AT = 8.0  # run 1's second segment
 T_CONFIG, T_CHECK_CONFIG, T_FLOATS, T_BITMAP, T_LOSS_BITMAP, T_ENERGY, T_POWERFAIL, T_END1 = \
     2.5, 3.0, 6.0, 7.0, 10.0, 10.2, 10.5, 11.0
-T_RESTORED, T_RESTORED_CONFIG, T_END2 = 3.0, 3.3, 3.5
+T_RESTORED, T_RESTORED_CONFIG, T_CORRUPT, T_END2 = 3.0, 3.3, 3.5, 11.0
 NODE_TIMEOUT_S = 1800  # a guard against a hung emulator, not a speed check
 
 
@@ -141,7 +143,8 @@ def run1(work):
 @pytest.fixture(scope="module")
 def run2(work, run1):
     d = work["dir"]
-    events = [{"at": T_RESTORED, "modbus": fc03(256, 4)}, {"at": T_RESTORED_CONFIG, "modbus": fc03(143, 1)}]
+    events = [{"at": T_RESTORED, "modbus": fc03(256, 4)}, {"at": T_RESTORED_CONFIG, "modbus": fc03(143, 1)},
+              {"at": T_CORRUPT, "adc_corrupt_crc": True}]
     return run_plan({"firmware": FIRMWARE, "fs": work["image"], "frames": os.path.join(d, "run2.frames"),
                      "fs_hz": FS, "fram_in": os.path.join(d, "fram.bin"), "seconds": T_END2,
                      "window_from": 2.0, "events": events}, d, "run2")
@@ -149,10 +152,14 @@ def run2(work, run1):
 
 def started(r):
     """Fail with what the chip printed when main.py did not keep running."""
+    started_until(r, r["emulatedSeconds"])
+
+
+def started_until(r, t):
     out = r["usbOutput"].replace("\r", "")
-    if r["traceback"] or r["watchdog"]["triggers"]:
+    if r["traceback"] or [x for x in r["watchdog"]["triggers"] if x < t]:
         pytest.fail("the meter did not run on the emulated Pico (stock firmware, deploy path); USB output:\n"
-                    + out[-3000:])
+                    + out[-3000:] + "\nwatchdog triggers at %s s" % r["watchdog"]["triggers"])
 
 
 def transaction(r, at):
@@ -273,7 +280,7 @@ def test_power_fail_saves_and_a_restart_restores_the_energy(run1, run2):
     saves = [w for w in run1["fram"]["writeLog"] if w["s"] >= T_POWERFAIL]
     assert saves, "no F-RAM write after the power-fail edge at %s s: %s" % (T_POWERFAIL, run1["fram"])
     before = floats(transaction(run1, T_ENERGY)["regs"])[1]
-    started(run2)
+    started_until(run2, T_CORRUPT)
     after = floats(transaction(run2, T_RESTORED)["regs"])[1]
     ref = reference()
     # the save at the edge holds at most the half second since 10.2 s more
@@ -291,3 +298,15 @@ def test_watchdog_is_fed_while_healthy(run1):
     gaps = [b - a for a, b in zip(feeds, feeds[1:])]
     assert max(gaps) < 1.0, max(gaps)  # fed every health check (100 ms), far inside WDT_MS
     assert feeds[-1] > T_POWERFAIL - 1.0, feeds[-1]
+
+
+def test_watchdog_is_not_fed_while_the_measuring_part_is_dead(run2):
+    started_until(run2, T_CORRUPT)
+    wd = run2["watchdog"]
+    assert wd["enabled"], wd["ctrl"]
+    assert [t for t in wd["loadTimes"] if t < T_CORRUPT], "never fed before the ADC broke"
+    # a part is dead once its heartbeat is older than its ALIVE_MS (2.5 s
+    # for the DSP): feeds stop by then and the watchdog (WDT_MS 4 s) fires
+    last = max(wd["loadTimes"])
+    assert last < T_CORRUPT + 3.0, last
+    assert wd["triggers"] and wd["triggers"][0] > T_CORRUPT, wd["triggers"]

@@ -48,6 +48,7 @@ export class ADS131M06 {
     this.framesClocked = 0; // complete frames read (>= 24 bytes under CS)
     this.crcErrors = 0;
     this.commands = {};
+    this.corruptCrc = false; // a test can break the output CRC (a bad SPI line)
     this.resetRegisters();
     this.drdyPin.setInputValue(true);
     this.drdyLow = false;
@@ -122,7 +123,7 @@ export class ADS131M06 {
     const out = [];
     for (const w of words) out.push((w >> 16) & 0xff, (w >> 8) & 0xff, w & 0xff);
     const crc = crc16Ccitt(out);
-    out.push(crc >> 8, crc & 0xff, 0);
+    out.push(crc >> 8, (crc & 0xff) ^ (this.corruptCrc ? 0x01 : 0), 0);
     this.tx = out;
     this.rx = [];
   }

@@ -12,7 +12,7 @@
 //   seconds      emulated seconds to run from reset
 //   window_from  start of the CPU accounting window (default 1 s)
 //   events       [{at: s, modbus: [pdu bytes]} | {at, pin: gp, level: 0/1}
-//                 | {at, lcd_ack: bool}], in any order
+//                 | {at, lcd_ack: bool} | {at, adc_corrupt_crc: bool}], in any order
 //   script       optional MicroPython source run over the raw REPL at the end
 //                (Ctrl-C first: for diagnosis, never for the meter's checks)
 // Prints one JSON object (also to --out): boot, USB output, Modbus
@@ -59,6 +59,8 @@ export function runPlan(plan) {
       mcu.gpio[ev.pin].setInputValue(!!ev.level);
     } else if (ev.lcd_ack !== undefined) {
       lcd.ack = !!ev.lcd_ack;
+    } else if (ev.adc_corrupt_crc !== undefined) {
+      adc.corruptCrc = !!ev.adc_corrupt_crc;
     }
   }
   if (!snapA) { pico.runUntil(from); atWindow(); }
