@@ -43,6 +43,9 @@ NV_SLOT = 0x4000
 LOG_BASE = 0x08000  # the data log: 58 x 4 KB blocks to 0x41FFF (FramBlocks)
 LOG_BLOCKS = 58  # datalog.NSECT
 RING_FRAMES = 256  # 102.4 ms of frames: rides out a ~100 ms main-loop stall
+RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
+RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
+RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
 PULSE_CLOSED_LEVEL = 1  # N.O. PhotoMOS: LED on (pin high) closes the contact
 ALARM_CLOSED_LEVEL = 0  # N.C. PhotoMOS: LED off (pin low) leaves it closed
 
@@ -108,6 +111,23 @@ class Hardware(board_common.Hardware):
         self.clkin.deinit()
 
 
+def _rs485(machine, baud):
+    # RS-485 (firmware/rs485.py): a txbuf for the largest reply (the 256-byte
+    # RTU ADU), so write() returns at once; the RX pin also read by a PIO1
+    # state machine that frames requests by the wire (drivers/rs485_pio.py)
+    import rp2
+
+    from drivers.rs485_pio import WireWatcher, watch_program
+
+    Pin = machine.Pin
+    rx = Pin(gp("UART0 RX"))
+    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
+                        tx=Pin(gp("UART0 TX")), rx=rx, txbuf=RS485_TXBUF, rxbuf=RS485_RXBUF)
+    de = Pin(gp("RS-485 DE"), Pin.OUT, value=0)
+    watcher = WireWatcher(rp2.StateMachine(RS485_SM), watch_program(rp2), rx, baud)
+    return uart, de, watcher
+
+
 def make_hardware(ct_secondary=1, baud=9600):
     import machine
 
@@ -129,9 +149,7 @@ def make_hardware(ct_secondary=1, baud=9600):
     reset = Pin(gp("ADC SYNC/RESET"), Pin.OUT, value=1)
     adc = ADS131M06(spi, cs, drdy, reset=reset, clkin=CLKIN_HZ, osr=OSR,
                     ct_secondary=ct_secondary, depth=RING_FRAMES)
-    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
-                        tx=Pin(gp("UART0 TX")), rx=Pin(gp("UART0 RX")))
-    de = Pin(gp("RS-485 DE"), Pin.OUT, value=0)
+    uart, de, rs485_watcher = _rs485(machine, baud)
     i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
     buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)
                     for b in ("up", "down", "left", "right"))
@@ -149,6 +167,7 @@ def make_hardware(ct_secondary=1, baud=9600):
                            mosi=Pin(gp("SPI1 MOSI")), miso=Pin(gp("SPI1 MISO")))
     fram = Fram(fram_spi, Pin(gp("F-RAM CS"), Pin.OUT, value=1), FRAM_SIZE)
     return Hardware(
+        rs485_watcher=rs485_watcher,
         name=NAME, frontend=frontend(), source=adc, adc=adc, spi=spi, clkin=clkin,
         uart=uart, de=de, i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm,
         powerfail=powerfail, led=led, pulse_closed_level=PULSE_CLOSED_LEVEL,

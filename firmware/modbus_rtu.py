@@ -7,6 +7,13 @@
 #                                with the time the last of them arrived
 #   r = rtu.poll(now_us)         ends a frame after t3.5 of silence, returns
 #                                the reply to send (a memoryview) or None
+#   rtu.receive(buf, n)          bytes whose framing the caller measured on
+#   rtu.silence(end)             the wire (a watcher of the RX pin): a
+#                                silence > t1.5 followed by more characters
+#                                (end False) spoils the frame, one >= t3.5
+#                                (end True) ends it; rtu.lost() when the
+#                                UART dropped bytes the wire carried
+#   r = rtu.reply()              the reply to send (poll() without timing)
 #   rtu.sent()                   after the reply's last stop bit has left:
 #                                only then is a changed address, baud or
 #                                parity applied (issue 4), calling
@@ -181,9 +188,44 @@ class RtuSlave:
                 self._n = i + k
         self._state = st
 
+    # ---- framing measured on the wire (the board's RX-pin watcher) ----------
+    def receive(self, data, n):
+        st = self._state
+        if st == _IDLE:
+            st = _RECV
+            self._n = 0
+        if st == _RECV:
+            i = self._n
+            if i + n > ADU_MAX:
+                st = _DISCARD
+                self.discarded += 1
+            else:
+                rx = self._rx
+                for j in range(n):
+                    rx[i + j] = data[j]
+                self._n = i + n
+        self._state = st
+
+    def silence(self, end):
+        if end:
+            self._end_frame()
+        elif self._state == _RECV:
+            # > t1.5 inside the frame and more characters came (spec 2.5.1.1)
+            self._state = _DISCARD
+            self.discarded += 1
+
+    def lost(self):
+        # the UART dropped characters the wire carried (break, overrun)
+        if self._state == _RECV:
+            self._state = _DISCARD
+            self.discarded += 1
+
     def poll(self, now_us):
         if self._state != _IDLE and time.ticks_diff(now_us, self._last) >= self.t35:
             self._end_frame()
+        return self.reply()
+
+    def reply(self):
         n = self._tx_len
         if n:
             self._tx_len = 0

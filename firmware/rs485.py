@@ -1,22 +1,37 @@
-# RS-485 half duplex: the transceiver's driver-enable (DE) is raised before
-# the first byte of a reply and dropped right after its last stop bit has
-# left, so the line is released for the master's next request (the master
-# may start after t3.5, spec 2.5.1.1; holding DE longer would collide).
+# RS-485 half duplex for the RTU slave, without ever blocking the loop.
 #
-# The board creates the UART and the DE pin and hands them in; this module
-# never imports machine. What it needs:
-#   uart.write(buf), and optionally uart.txdone() (rp2, esp32: True once the
-#   transmit FIFO is empty and the shift register idle, i.e. the last stop
-#   bit is out), uart.any() and uart.readinto(buf) for service();
-#   de.value(v).
+# The board creates the UART, the driver-enable pin (DE, tied to /RE) and,
+# where it has one, a watcher of the RX pin (boards/drivers/rs485_pio.py),
+# and hands them in; this module never imports machine. What it needs:
+#   uart.write(buf) that returns once the bytes are queued (rp2: a txbuf of
+#   at least ADU_MAX bytes), optionally uart.txdone() (rp2: True once the
+#   ring, the FIFO and the shift register are empty, i.e. the last stop bit
+#   is out), uart.any() and uart.readinto(buf, n); de.value(v);
+#   watcher.event(), watcher.reset(), watcher.set_baud(baud) (below).
 #
-# When DE drops: not before the wire time of the frame, counted from the
-# write (n characters x 11 bits / baud, the 11-bit character of
-# modbus_rtu), and, where the UART has txdone(), not before txdone() says
-# the shift register is empty. A UART whose txdone() never turns True is not
-# waited for beyond twice the wire time plus 2 ms, so a stuck UART cannot
-# hold the bus or stall the meter. (uart.flush() is not used: on some ports
-# it returns when the FIFO is empty, one character before the stop bit.)
+# Transmit: send() raises DE, queues the reply and returns (the copy into
+# the UART's ring only). release(), called from every loop turn by
+# service(), drops DE once the frame's wire time (n characters x 11 bits /
+# baud, from the write) has passed and txdone() says the last stop bit is
+# out; a UART whose txdone() never turns True is let go at twice the wire
+# time plus STUCK_MARGIN_US, so a stuck UART cannot hold the bus. DE is
+# therefore late by at most one loop turn, never early. While DE is high
+# nothing received counts: with /RE tied to DE the receiver is off (or, on
+# boards that keep it on, hears our own echo), so the bytes and the
+# watcher's events of that time are dropped when DE falls.
+#
+# Receive: where the board has a watcher, requests are framed by the wire:
+# the watcher times the idle line after every character and reports each
+# silence that reaches t3.5 (the frame ended) and each character that
+# starts after more than t1.5 but less than t3.5 of silence (the frame is
+# spoiled), with the running count of characters it has seen, so the loop
+# splits the UART's byte stream exactly at those counts however long its
+# turns are. An event word is (kind << 16) | (characters since reset mod
+# 2^16), kind EVENT_END or 0; an absolute count keeps the split right even
+# if an event was lost (two frames then merge and fail their CRC) or the
+# UART dropped a byte (a break: that frame is dropped). Without a watcher
+# (the virtual meter, host tests) bytes are stamped with the time the loop
+# read them: framing is then only as good as the loop turn.
 
 import time
 
@@ -24,63 +39,149 @@ from micropython import const
 
 from modbus_rtu import BITS_PER_CHAR
 
-_STUCK_MARGIN_US = const(2000)
-
-
-def _sleep_us(us):
-    if us > 0:
-        if hasattr(time, "sleep_us"):
-            time.sleep_us(us)
-        else:  # CPython host tests
-            time.sleep(us / 1_000_000)
+EVENT_END = const(0x10000)  # kind: the silence reached t3.5
+_COUNT_MASK = const(0xFFFF)
 
 
 class RS485:
-    def __init__(self, uart, de, baud, rx_size=64):
+    STUCK_MARGIN_US = 2000
+
+    def __init__(self, uart, de, baud, watcher=None, clock=None, rx_size=256):
+        if clock is None:
+            clock = time
+        self._ticks_us = clock.ticks_us
+        self._diff = clock.ticks_diff
         self.uart = uart
         self.de = de
         de.value(0)  # receive until there is something to send
+        self.watcher = watcher
         self._txdone = getattr(uart, "txdone", None)
         self._rx = bytearray(rx_size)
-        self.set_baud(baud)
+        self._rtu = None
+        self._sending = False
+        self._t_tx = 0
+        self._wire = 0
+        self._counted = 0  # characters the watcher counted that went to the RTU
+        self._event = -1  # an event whose characters are not all read yet
+        self.stuck = 0  # DE let go by the time limit: txdone() never came
+        self._set_char(baud)  # the board made the watcher at this baud
 
-    def set_baud(self, baud):
+    def _set_char(self, baud):
         # Microseconds per character, rounded up so DE is never early.
         self.char_us = (BITS_PER_CHAR * 1_000_000 + baud - 1) // baud
+
+    def set_baud(self, baud):
+        # after the UART's re-init (7102/7103 changed): the watcher's clock
+        # divider and silences follow
+        self._set_char(baud)
+        w = self.watcher
+        if w is not None:
+            w.set_baud(baud)
+            self._counted = 0
+            self._event = -1
 
     def wire_us(self, nbytes):
         return nbytes * self.char_us
 
+    @property
+    def sending(self):
+        return self._sending
+
     def send(self, buf):
-        de = self.de
-        de.value(1)
-        t0 = time.ticks_us()
+        self.de.value(1)
         self.uart.write(buf)
-        wire = len(buf) * self.char_us
-        _sleep_us(wire - time.ticks_diff(time.ticks_us(), t0))
+        # the UART starts shifting when write() hands the first byte to its
+        # FIFO, at the end of the copy: timing from here is never early
+        self._t_tx = self._ticks_us()
+        self._wire = len(buf) * self.char_us
+        self._sending = True
+
+    def release(self):
+        """Drop DE once the reply's last stop bit is out; True while sending."""
+        if not self._sending:
+            return False
+        elapsed = self._diff(self._ticks_us(), self._t_tx)
+        wire = self._wire
+        if elapsed < wire:
+            return True
         txdone = self._txdone
-        if txdone is not None:
-            limit = 2 * wire + _STUCK_MARGIN_US
-            while not txdone() and time.ticks_diff(time.ticks_us(), t0) < limit:
-                pass
-        de.value(0)
+        if txdone is not None and not txdone():
+            if elapsed < 2 * wire + self.STUCK_MARGIN_US:
+                return True
+            self.stuck += 1
+        self.de.value(0)
+        self._sending = False
+        self._drop_input()
+        rtu = self._rtu
+        if rtu is not None:
+            rtu.sent()  # a changed address/baud/parity applies only now
+        return False
+
+    def _drop_input(self):
+        uart = self.uart
+        rx = self._rx
+        n = uart.any()
+        while n:
+            uart.readinto(rx, min(n, len(rx)))
+            n = uart.any()
+        w = self.watcher
+        if w is not None:
+            w.reset()
+            self._counted = 0
+            self._event = -1
 
     def service(self, rtu):
-        """One turn of the board's receive/reply loop for an RtuSlave."""
-        uart = self.uart
-        if uart.any():
-            n = uart.readinto(self._rx)
+        """One loop turn of the receive/reply path for an RtuSlave."""
+        self._rtu = rtu
+        if self.release():
+            return False
+        if self.watcher is not None:
+            self._take_events(rtu)
+            r = rtu.reply()
+        else:
+            uart = self.uart
+            n = uart.any()
             if n:
-                rtu.feed(self._rx, time.ticks_us(), n)
-        r = rtu.poll(time.ticks_us())
+                rx = self._rx
+                n = uart.readinto(rx, min(n, len(rx)))
+                if n:
+                    rtu.feed(rx, self._ticks_us(), n)
+            r = rtu.poll(self._ticks_us())
         if r is not None:
             self.send(r)
-            rtu.sent()
             return True
         return False
 
+    def _take_events(self, rtu):
+        w = self.watcher
+        uart = self.uart
+        rx = self._rx
+        while True:
+            ev = self._event
+            if ev < 0:
+                ev = w.event()
+                if ev < 0:
+                    return
+                self._event = ev
+            owed = ((ev & _COUNT_MASK) - self._counted) & _COUNT_MASK
+            while owed:
+                n = uart.any()
+                if not n:
+                    # any() drains the UART's FIFO and an event comes >= 1.5
+                    # characters after the last stop bit it counts: what is
+                    # missing now was dropped by the UART (a break, an overrun)
+                    rtu.lost()
+                    break
+                n = uart.readinto(rx, min(n, owed, len(rx))) or 0
+                rtu.receive(rx, n)
+                owed -= n
+            self._counted = ev & _COUNT_MASK
+            self._event = -1
+            rtu.silence(ev & EVENT_END)
+
     def deinit(self):
         self.de.value(0)
+        self._sending = False
 
     def __enter__(self):
         return self

@@ -108,7 +108,10 @@ class Runtime:
         cfg.listeners.append(self._config_changed)
         self.source = hw.source
         # Modbus RTU on RS-485: the UART follows the configuration (7102/7103)
-        self.rs485 = RS485(hw.uart, hw.de, cfg.baud)
+        # (the board's RX-line watcher frames requests by the wire; without
+        # one, by when the loop read the bytes: rs485.py)
+        self.rs485 = RS485(hw.uart, hw.de, cfg.baud,
+                           watcher=getattr(hw, "rs485_watcher", None), clock=clock)
         self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
         self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
         self.buttons = Buttons(hw.buttons)

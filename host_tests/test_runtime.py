@@ -182,12 +182,17 @@ class Master:
 
     def request(self, pdu):
         uart = self.uart
+        rt = self.rt
+        while rt.rs485.sending:  # the previous reply is still on the wire
+            rt.step()
+            rt.clock.advance_us(500)
         n0 = len(uart.writes)
         uart.inject(adu(pdu))
         deadline = time.monotonic() + 2.0
-        while len(uart.writes) == n0:  # t3.5 runs on the host's clock (rs485.py)
+        while len(uart.writes) == n0:  # t3.5 on the simulated clock (rs485.py)
             assert time.monotonic() < deadline, "no reply"
-            self.rt.step()
+            rt.step()
+            rt.clock.advance_us(500)
         data, de = uart.writes[-1]
         assert de == 1, "reply sent with DE low"
         assert crc16(data) == 0 and data[0] == 1
@@ -285,6 +290,7 @@ class Bench:
         for p in hw.buttons + (hw.powerfail,):
             p.value(1)  # released; supply good
         hw.uart.de = hw.de
+        hw.rs485_watcher = None  # the fake UART has no wire: requests framed by poll time
         clock = self.clock = Clock(hw)
         hw.adc._ticks = clock.ticks_us  # the driver's DRDY gap timer on simulated time
         self.good = one_second(scenario())

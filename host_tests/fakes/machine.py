@@ -66,8 +66,12 @@ class UART:
     """Records every write with the state of a driver-enable pin (`de`,
     set by the test) at that moment; received bytes are queued by inject()."""
 
-    def __init__(self, id=0, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None, **kw):
+    def __init__(self, id=0, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None,
+                 txbuf=256, rxbuf=256, **kw):
         self.id = id
+        self.txbuf = txbuf  # rp2: write() returns at once for up to txbuf bytes
+        self.rxbuf = rxbuf
+        self.pins = (tx, rx)
         self.de = None
         self.writes = []  # (bytes, DE level or None)
         self.inits = []

@@ -229,3 +229,64 @@ def test_read_request_end_to_end_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert len(r) == 255 and r[2] == 250 and crc16(r, 255) == 0
+
+
+# ---- framing measured on the wire (an RX-pin watcher: firmware/rs485.py) ----
+def test_wire_framed_request_is_answered_at_its_t35_event():
+    rtu, _, _ = slave()
+    req = with_crc(0x01, 0x03, 0, 0, 0, 1)
+    rtu.receive(req[:3], 3)  # bytes as the loop read them: no timestamps
+    rtu.receive(req[3:], 5)
+    assert rtu.reply() is None  # no silence reported yet: the frame is open
+    rtu.silence(True)  # the watcher: t3.5 of silence after the 8th character
+    assert bytes(rtu.reply()) == with_crc(0x01, 0x03, 2, 0, 1)
+    rtu.sent()
+
+
+def test_wire_silence_over_t15_spoils_the_frame():
+    rtu, _, _ = slave()
+    req = with_crc(0x01, 0x03, 0, 0, 0, 1)
+    rtu.receive(req, 3)
+    rtu.silence(False)  # a character came after > t1.5, < t3.5
+    rtu.receive(req[3:], 5)
+    rtu.silence(True)
+    assert rtu.reply() is None and rtu.discarded == 1 and rtu.crc_errors == 0
+    rtu.receive(req, 8)  # the next frame is clean again
+    rtu.silence(True)
+    assert rtu.reply() is not None
+
+
+def test_wire_bytes_the_uart_lost_drop_the_frame():
+    rtu, _, _ = slave()
+    req = with_crc(0x01, 0x03, 0, 0, 0, 1)
+    rtu.receive(req, 7)
+    rtu.lost()
+    rtu.silence(True)
+    assert rtu.reply() is None and rtu.discarded == 1
+
+
+def test_wire_frame_over_256_bytes_is_dropped():
+    rtu, _, _ = slave()
+    big = bytes(200)
+    rtu.receive(big, 200)
+    rtu.receive(big, 57)
+    rtu.silence(True)
+    assert rtu.reply() is None and rtu.discarded == 1
+
+
+def test_wire_path_allocates_nothing():
+    rtu, _, _ = slave()
+    req = with_crc(0x01, 0x03, 0, 0, 0, 125)
+    rtu.receive(req, 8)
+    rtu.silence(True)
+    assert rtu.reply() is not None  # warm up: caches the reply view
+    rtu.sent()
+    micropython.heap_lock()
+    try:
+        rtu.receive(req, 8)
+        rtu.silence(True)
+        r = rtu.reply()
+        rtu.sent()
+    finally:
+        micropython.heap_unlock()
+    assert len(r) == 255 and crc16(r, 255) == 0
