@@ -96,6 +96,14 @@ class RS485:
         self._wire = len(buf) * self.char_us
         self._sending = True
 
+    def release_due_us(self):
+        """Microseconds until the reply's wire time is over (0: due now), or
+        -1 when not sending: a loop that sleeps between turns wakes for it."""
+        if not self._sending:
+            return -1
+        d = self._wire - self._diff(self._ticks_us(), self._t_tx)
+        return d if d > 0 else 0
+
     def release(self):
         """Drop DE once the reply's last stop bit is out; True while sending."""
         if not self._sending:

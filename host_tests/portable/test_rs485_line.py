@@ -66,6 +66,16 @@ def test_de_drops_on_the_first_turn_after_the_last_stop_bit():
     assert k.de.history == [0, 1, 0]
 
 
+def test_release_due_tells_a_sleeping_loop_when_to_wake():
+    k = Link(19200)
+    assert k.bus.release_due_us() == -1
+    k.bus.send(bytes(10))
+    assert k.bus.release_due_us() == k.bus.wire_us(10)
+    k.clock.advance(k.bus.wire_us(10) + 5)
+    assert k.bus.release_due_us() == 0 and k.bus.release() is False
+    assert k.bus.release_due_us() == -1
+
+
 def test_de_waits_for_txdone_after_the_wire_time():
     k = Link(38400, txdone_late_us=300)  # the shift register still busy
     k.bus.send(bytes(20))
