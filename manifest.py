@@ -6,21 +6,42 @@
 #
 # METER_BOARD (environment) picks the board module; `board.py` selecting it
 # is generated into build/manifest/ and frozen too, as tools/deploy.py
-# writes it onto the filesystem for an unfrozen install. firmware/main.py,
-# when present, is frozen as `main` and runs at boot unless the filesystem
-# has its own main.py.
-# ruff: noqa: F821  (metadata, include, module, package: makemanifest's names)
+# writes it onto the filesystem for an unfrozen install.
+#
+# The freezer: MicroPython v1.28.0's tools/mpy-tool.py aligns frozen armv6m
+# viper code to 2 bytes, and a viper function at an address = 2 mod 4 reads
+# wrong constants. tools/freezer_check.py reads the mpy-tool.py of the tree
+# being built ($(MPY_DIR)) and refuses, naming the one-line fix, until that
+# tree has it.
+#
+# main.py is NOT frozen: a frozen main.py runs at every boot whatever the
+# filesystem holds (pyexec_file_if_exists looks in the frozen modules
+# first), so the meter could never be stopped or replaced without
+# reflashing. The frozen image boots to the REPL; copying firmware/main.py
+# onto the filesystem (mpremote fs cp firmware/main.py :main.py) starts the
+# meter at every boot, from the frozen modules (docs/memory.md 'The frozen
+# build').
+# ruff: noqa: F821  (metadata, include, package, module: makemanifest's names)
 import os
+import sys
 
 metadata(version="0.1.0", description="Three-phase energy meter firmware for the RP2040")
 
+_here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
+sys.path.insert(0, os.path.join(_here, "tools"))
+import freezer_check  # noqa: E402
+
+freezer_check.require(freezer_check.mpy_dir(include))
+
 include("$(PORT_DIR)/boards/manifest.py")  # the port's own frozen modules
 
-_here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
 _board = os.environ.get("METER_BOARD", "pico_ads131m06")
+# host-only modules (tools/deploy.py HOST_ONLY): main.py (see above),
+# regmap.py (the table's texts; the board reads regtable.py), modbus_tcp.py
+_HOST_ONLY = ("main.py", "regmap.py", "modbus_tcp.py")
 
 for _f in sorted(os.listdir(os.path.join(_here, "firmware"))):
-    if _f.endswith(".py"):
+    if _f.endswith(".py") and _f not in _HOST_ONLY:
         module(_f, base_path="firmware")  # relative to this manifest
 
 module(_board + ".py", base_path="boards")

@@ -15,7 +15,6 @@
 #   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
 from alarms import AlarmContact, Alarms
-from datalog import DataLog
 from energy import MWS_PER_WH
 from meter import Meter
 from modbus_pdu import ModbusPdu
@@ -24,7 +23,6 @@ from pulse import PulseOutput
 from readings import E_TOTAL, E_WH_EXP, E_WH_IMP
 from registers import CMD_CLEAR_ENERGY, CMD_CLEAR_PULSES
 from rtc import Rtc
-from ui_menu import Menu, MeterView
 
 _LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
 
@@ -32,7 +30,7 @@ _LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
 class App:
     def __init__(self, frontend, pulse_pin, alarm_pin, store=None, serial="0",
                  pulse_closed_level=1, alarm_closed_level=1, disable_irq=None, enable_irq=None,
-                 log_flash=None, clock=None):
+                 log_flash=None, clock=None, display=True):
         self.meter = m = Meter(frontend, serial=serial)
         c = m.config
         # the N.C. alarm contact is closed (alarm) from power-up until the
@@ -44,13 +42,20 @@ class App:
                                  disable_irq, enable_irq, units_per_wh=MWS_PER_WH)
         self.persist = Persist(m, store) if store is not None else None
         self.pdu = ModbusPdu(m.bank)
-        self.menu = Menu(MeterView(m, self.alarms))
+        # the display's menu (ui_menu, ~22 KB of heap as .mpy) and the data
+        # log (datalog) are loaded only on a board that has them
+        self.menu = None
+        if display:
+            from ui_menu import Menu, MeterView
+
+            self.menu = Menu(MeterView(m, self.alarms))
         self.fresh = True
         self._fe_fault = False
         self.board_alert = False
         self._last_exp = None
         self._dirty = False
         m.on_second = self._second
+        m.after_second = self._after_second
         c.listeners.append(self._config_changed)
         m.bank.on_command = self._command
         # ---- clock (155-157) and data logging (158-178, 8000-13760) --------
@@ -63,6 +68,8 @@ class App:
         m.bank.clock = self.clock
         self.datalog = None
         if log_flash is not None:
+            from datalog import DataLog
+
             self.datalog = DataLog(m.bank, c, log_flash, self.clock)
             m.demand.on_close = self.datalog.subinterval_closed
 
@@ -96,13 +103,15 @@ class App:
 
     def tick(self, now_ms):
         self.pulse.tick(now_ms)
-        self.menu.tick(now_ms)
+        if self.menu is not None:
+            self.menu.tick(now_ms)
 
     def key(self, name, now_ms):
-        self.menu.event(name, now_ms)
+        if self.menu is not None:
+            self.menu.event(name, now_ms)
 
     def frame(self):
-        return self.menu.frame()
+        return self.menu.frame() if self.menu is not None else None
 
     def frontend_fault(self, active):
         # no data-ready, stuck codes, CRC errors: the wrench until it clears

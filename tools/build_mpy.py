@@ -4,6 +4,11 @@ Every .py under firmware/ and boards/ is compiled with
 `mpy-cross -march=armv6m` (Cortex-M0+), so a viper or native function that
 the ARMv6-M emitter cannot handle fails here, on the host, not on the board.
 Output: build/mpy/<dir>/<name>.mpy, and a size table on stdout.
+
+Each .mpy carries its source name as the board imports it (`app.py`,
+`drivers/ads131m06.py`: the path under firmware/ or boards/), not the
+build machine's absolute path: tracebacks on the board name the file a
+reader finds in the repository, and the name is a shorter qstr in RAM.
 """
 
 import os
@@ -27,6 +32,12 @@ def sources():
                     yield os.path.join(dirpath, f)
 
 
+def source_name(src):
+    """The name a traceback shows: the path under its import root."""
+    rel = os.path.relpath(src, ROOT).replace(os.sep, "/")
+    return rel.split("/", 1)[1]
+
+
 def build(out_dir=None):
     out_dir = out_dir or os.path.join(ROOT, "build", "mpy")
     sizes = {}
@@ -35,7 +46,7 @@ def build(out_dir=None):
         rel = os.path.relpath(src, ROOT)
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        r = subprocess.run([mpy_cross(), "-march=armv6m", "-o", dst, src],
+        r = subprocess.run([mpy_cross(), "-march=armv6m", "-s", source_name(src), "-o", dst, src],
                            capture_output=True, text=True)
         if r.returncode != 0:
             failures += 1

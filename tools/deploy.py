@@ -7,7 +7,7 @@
 Steps: tools/build_mpy.build() cross-compiles firmware/ and boards/ with
 `mpy-cross -march=armv6m`; the chosen board's files are staged in
 build/deploy/<board>/ as the board's filesystem will hold them:
-    lib/<firmware module>.mpy    every firmware/*.py except main.py
+    lib/<firmware module>.mpy    every firmware/*.py except HOST_ONLY
     lib/<board>.mpy              the board module
     lib/drivers/<driver>.mpy     boards/drivers/*.py
     board.py                     `from <board> import *`: the runtime imports `board`
@@ -32,6 +32,12 @@ VERSION = "0.1.0"
 
 # boards/ modules that are not boards: shared by the RP2040 board modules
 SHARED = ("board_common.py",)
+# firmware/ modules that do not go into /lib: main.py (the entry point, as
+# source), regmap.py (the register table with its texts, for tools/ and
+# docs; the board reads the generated regtable.py), modbus_tcp.py (the
+# simulator's transport: a Pico has no network). manifest.py freezes the
+# same set.
+HOST_ONLY = ("main.py", "regmap.py", "modbus_tcp.py")
 
 
 def boards():
@@ -52,7 +58,9 @@ def _py(dirname):
 
 def stage(board, build_dir=None):
     """Compile and lay out the board's filesystem; returns the stage dir."""
-    mpy_dir = os.path.join(ROOT, "build", "mpy")
+    # a private build_dir compiles into its own mpy dir: stages made at the
+    # same time do not share build/mpy
+    mpy_dir = os.path.join(ROOT, "build", "mpy") if build_dir is None else build_dir.rstrip("/") + ".mpy"
     _sizes, failures = build_mpy.build(mpy_dir)
     if failures:
         raise SystemExit("mpy-cross failed on %d file(s)" % failures)
@@ -60,7 +68,7 @@ def stage(board, build_dir=None):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(os.path.join(out, "lib", "drivers"))
     for f in _py("firmware"):
-        if f != "main.py":
+        if f not in HOST_ONLY:
             shutil.copy(os.path.join(mpy_dir, "firmware", f[:-3] + ".mpy"), os.path.join(out, "lib"))
     for f in (board + ".py",) + SHARED:
         shutil.copy(os.path.join(mpy_dir, "boards", f[:-3] + ".mpy"), os.path.join(out, "lib"))
@@ -104,7 +112,7 @@ def deploy_command(port, staged):
 def package_json():
     """mip's package.json: every firmware, board and driver source file,
     installed flat into /lib (urls relative to this file)."""
-    urls = [[f, "firmware/" + f] for f in _py("firmware") if f != "main.py"]
+    urls = [[f, "firmware/" + f] for f in _py("firmware") if f not in HOST_ONLY]
     urls += [[f, "boards/" + f] for f in _py("boards") if f != "sim.py"]
     urls += [["drivers/" + f, "boards/drivers/" + f] for f in _py(os.path.join("boards", "drivers"))]
     return json.dumps({"urls": urls, "deps": [], "version": VERSION}, indent=2) + "\n"
