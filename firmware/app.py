@@ -55,7 +55,6 @@ class App:
         self._last_exp = None
         self._dirty = False
         m.on_second = self._second
-        m.after_second = self._after_second
         c.listeners.append(self._config_changed)
         m.bank.on_command = self._command
         # ---- clock (155-157) and data logging (158-178, 8000-13760) --------
