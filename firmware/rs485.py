@@ -147,6 +147,10 @@ class RS485:
             self._take_events(rtu)
             r = rtu.reply()
         else:
+            if rtu.CHECK_T15:
+                # poll-time stamps cannot tell a 1.5-character silence from
+                # a late turn: only t3.5 is judged (modbus_rtu.py)
+                rtu.CHECK_T15 = False
             uart = self.uart
             n = uart.any()
             if n:
