@@ -55,6 +55,7 @@ class App:
         self._last_exp = None
         self._dirty = False
         m.on_second = self._second
+        m.after_second = self._after_second
         c.listeners.append(self._config_changed)
         m.bank.on_command = self._command
         # ---- clock (155-157) and data logging (158-178, 8000-13760) --------
@@ -151,7 +152,11 @@ class App:
         m.extra_errors = a.error_bitmap & _LOSS_BITS
         m.bank.under_voltage = a.loss != 0
         self.contact.set(a.alarm_active)
-        if self._dirty or d.seconds % SAVE_PERIOD_S == 0:
+
+    def _after_second(self, m):
+        # the save is a job of its own (meter.work): the loop runs it in a
+        # turn after the register image, not in the same one
+        if self._dirty or m.dsp.seconds % SAVE_PERIOD_S == 0:
             self.save()
 
     def _config_changed(self, keys):

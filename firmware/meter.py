@@ -9,9 +9,20 @@ from config import Config
 from demand import Demand
 from dsp import Dsp
 from energy import Counters, Energy
+from micropython import const
+
 from registers import RegisterBank
 
 _BIT15 = 0x8000
+# The work that follows a closed second, in order (docs/runtime.md 'The
+# once-a-second work'): with spread set, the board's loop runs one job a
+# turn (work()), so no turn carries the whole second; otherwise all of it
+# runs at once, inside process().
+_J_NONE = const(0)
+_J_ENERGY = const(1)  # energy and demand accumulate the second's Ws
+_J_OUTPUTS = const(2)  # on_second: pulse, alarms, contact (app.py)
+_J_IMAGE = const(3)  # the register image
+_J_AFTER = const(4)  # after_second: e.g. the periodic save (app.py)
 
 
 class Meter:
@@ -24,6 +35,9 @@ class Meter:
         self.demand = Demand(c.demand_len, c.demand_n)
         self.extra_errors = 0  # register 146 bits 8-14, set by alarms / pulse
         self.on_second = None  # called with this Meter each second, before the image refresh
+        self.after_second = None  # called with this Meter each second, after the image refresh
+        self.spread = False  # True: the loop calls work() each turn (runtime.py)
+        self._job = _J_NONE
         self._configure_dsp()
         self.bank = RegisterBank(c, self.energy, self.demand, self.counters, serial)
         self.dsp.on_second = self._second
@@ -49,13 +63,44 @@ class Meter:
         return e
 
     def _second(self, dsp):
-        self.energy.add(dsp.energy)
-        self.demand.add(dsp.energy)
-        # outputs and alarms (app.py) update counters and extra_errors first,
-        # so the image refreshed below is all of the same second
-        if self.on_second is not None:
-            self.on_second(self)
-        self.bank.refresh(dsp.readings, dsp.valid, self.errors())
+        # the DSP's readings and energy stay as they are for a whole second,
+        # so the jobs may run in later turns; a second closing before they
+        # all ran (a stalled loop) finishes them first
+        if self._job != _J_NONE:
+            self.finish()
+        self._job = _J_ENERGY
+        if not self.spread:
+            self.finish()
+
+    @property
+    def busy(self):
+        """Jobs of the last closed second are still to run."""
+        return self._job != _J_NONE
+
+    def work(self):
+        """Run the next job of the last closed second; True while more remain."""
+        j = self._job
+        if j == _J_NONE:
+            return False
+        dsp = self.dsp
+        self._job = _J_NONE if j == _J_AFTER else j + 1
+        if j == _J_ENERGY:
+            self.energy.add(dsp.energy)
+            self.demand.add(dsp.energy)
+        elif j == _J_OUTPUTS:
+            # outputs and alarms (app.py) update counters and extra_errors
+            # first, so the image refreshed next is all of the same second
+            if self.on_second is not None:
+                self.on_second(self)
+        elif j == _J_IMAGE:
+            self.bank.refresh(dsp.readings, dsp.valid, self.errors())
+        elif self.after_second is not None:
+            self.after_second(self)
+        return self._job != _J_NONE
+
+    def finish(self):
+        while self.work():
+            pass
 
     def process(self, buf, nframes=-1):
         return self.dsp.process(buf, nframes)

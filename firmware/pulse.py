@@ -127,6 +127,15 @@ class PulseOutput:
     def busy(self):
         return self._state != _IDLE
 
+    def due_in(self, now_ms):
+        """ms until tick() has something to do (0: now), or -1 when nothing
+        is owed: the main loop sleeps until then, so a closure is not
+        lengthened by the loop's turn period."""
+        if self._state != _IDLE:
+            d = time.ticks_diff(self._deadline, now_ms)
+            return d if d > 0 else 0
+        return 0 if self.pending else -1
+
     # ---- energy in (main loop) ----------------------------------------------
     @property
     def pending(self):

@@ -7,15 +7,21 @@
 # tools/simboard.py does in the simulator, from one loop on core 0
 # (docs/runtime.md: why one core, what each task costs, the watchdog):
 #
-#   acquisition  front-end IRQ ring -> read_block() into one of two
-#                preallocated blocks -> app.samples() (DSP; once a second
-#                the meter model, pulse/alarm outputs, register image, save)
+#   acquisition  front-end ring -> read_block() into one of two
+#                preallocated blocks -> app.samples() (DSP; a closed second
+#                leaves the meter model's jobs: energy/demand, pulse and
+#                alarm outputs, register image, save)
+#   second's jobs  meter.work(): one job in a turn without a block
 #   Modbus       RS485.service(RtuSlave) every turn
-#   outputs      app.tick(now) every turn (pulse contact timing)
+#   outputs      the pulse contact's timing every turn
 #   buttons      polled every BUTTON_MS -> app.key()
 #   display      app.frame() -> HD44780.show() every DISPLAY_MS and after a key
 #   health       every HEALTH_MS: front-end fault -> wrench, readings QNAN
 #                while no data, re-init; power-fail re-arm; watchdog feed
+#
+# Between turns the loop sleeps (time.sleep_ms: WFE on the RP2040) until
+# the next turn is due, TURN_MS after the last one began, or sooner for a
+# pulse-contact edge; each turn does little (docs/runtime.md 'The loop').
 #
 # Power fail: the input's edge IRQ only schedules self._pf_ref (a bound
 # method made in __init__, no allocation in the handler); the save runs at
@@ -60,8 +66,9 @@ def _rtc(hw):
 class Runtime:
     BLOCK_FRAMES = 128  # frames per read_block: 51 ms at 2500/s, half the ring
     MIN_FRAMES = 64  # wait for this many (26 ms): the DSP's per-call cost stays small
-    BUTTON_MS = 10
-    DISPLAY_MS = 250
+    TURN_MS = 4  # a turn's period: Modbus replies within it, a pulse edge is timed apart
+    BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
+    DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
     WDT_MS = 4000  # > a worst-case save (~440 ms stall) with room; RP2040 max 8388
     # a part is alive while its heartbeat is younger than this
@@ -93,6 +100,7 @@ class Runtime:
                              log_flash=getattr(hw, "log_flash", None),  # datalog.BlockFlash
                              clock=_rtc(hw))
         self.meter = m = app.meter
+        m.spread = True  # the closed second's work, one job a turn (step)
         app.board_alert = bool(getattr(hw, "board_alert", False))
         # start-up: App/Persist fall back to factory defaults (with the
         # wrench) on a corrupt store; a store that cannot even be read or
@@ -108,10 +116,11 @@ class Runtime:
         cfg.listeners.append(self._config_changed)
         self.source = hw.source
         # Modbus RTU on RS-485: the UART follows the configuration (7102/7103)
-        # (the board's RX-line watcher frames requests by the wire; without
-        # one, by when the loop read the bytes: rs485.py)
+        # (the board's RX-line watcher frames requests by the wire, its DE
+        # timer drops DE at the last stop bit; without them, the loop: rs485.py)
         self.rs485 = RS485(hw.uart, hw.de, cfg.baud,
-                           watcher=getattr(hw, "rs485_watcher", None), clock=clock)
+                           watcher=getattr(hw, "rs485_watcher", None), clock=clock,
+                           de_timer=getattr(hw, "rs485_de", None))
         self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
         self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
         self.buttons = Buttons(hw.buttons)
@@ -129,6 +138,8 @@ class Runtime:
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
         self._frame_due = True
+        self._pulse = app.pulse
+        self._led = getattr(hw, "led", None)
         self.frames = 0  # frames handed to the DSP
         self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
         self._lost = 0  # the driver's lost-frame count already billed
@@ -213,6 +224,7 @@ class Runtime:
         now = clock.ticks_ms()
         diff = clock.ticks_diff
         n = 0
+        long = True  # one long task a turn: a block, a job, the display or health
         if self.fe_running and self.source.available() >= self.MIN_FRAMES:
             try:
                 buf = self._bufs[self._k]
@@ -231,29 +243,54 @@ class Runtime:
                     if s != self._seconds:
                         self._seconds = s
                         self.beat[_PART_DSP] = now
-                        led = getattr(self.hw, "led", None)
+                        led = self._led
                         if led is not None:
                             led.value(s & 1)
             except Exception as e:  # a bug: counted; the watchdog decides
                 self._caught(_PART_DSP, e)
+        elif self.meter.busy:
+            # the last closed second's jobs, one a turn and never in a turn
+            # that decoded a block: no turn carries the whole second
+            try:
+                self.meter.work()
+            except Exception as e:
+                self._caught(_PART_DSP, e)
+        else:
+            long = False
         try:
             self.rs485.service(self.rtu)
             self.beat[_PART_MODBUS] = now
         except Exception as e:
             self._caught(_PART_MODBUS, e)
         app = self.app
-        app.tick(now)
+        self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
         if diff(now, self._btn_ms) >= self.BUTTON_MS:
             self._btn_ms = now
             for name in self.buttons.poll(now):
                 app.key(name, now)
                 self._frame_due = True
+        if long:
+            return n  # the display and the health check wait for a turn of their own
         if self._frame_due or diff(now, self._disp_ms) >= self.DISPLAY_MS:
             self._display(now)
-        if diff(now, self._health_ms) >= self.HEALTH_MS:
+        elif diff(now, self._health_ms) >= self.HEALTH_MS:
             self._health_ms = now
             self._health(now)
         return n
+
+    def nap_ms(self, began):
+        """How long to sleep after a turn that began at `began` (ticks_ms):
+        until TURN_MS after it, or sooner for the pulse contact's next edge
+        or the end of a reply's wire time (DE drops then)."""
+        now = self.clock.ticks_ms()
+        d = self.TURN_MS - self.clock.ticks_diff(now, began)
+        p = self._pulse.due_in(now)
+        if 0 <= p < d:
+            d = p
+        r = self.rs485.release_due_us()
+        if r >= 0 and (r + 999) // 1000 < d:
+            d = (r + 999) // 1000
+        return d
 
     def _caught(self, part, e):
         self.errors[part] += 1
@@ -263,6 +300,7 @@ class Runtime:
         self._disp_ms = now
         self._frame_due = False
         try:
+            self.app.tick(now)  # the menu's clock: heart, messages, inactivity
             f = self.app.frame()
             self.beat[_PART_DISPLAY] = now
         except Exception as e:
@@ -334,11 +372,14 @@ class Runtime:
     def run(self, max_seconds=None):
         clock = self.clock
         while True:
+            began = clock.ticks_ms()
             self.step()
             if max_seconds is not None and \
                     clock.ticks_diff(clock.ticks_ms(), self.t0) >= 1000 * max_seconds:
                 return self
-            clock.sleep_ms(1)  # the ring holds 100 ms; Modbus waits t3.5 (>= 1.75 ms) anyway
+            d = self.nap_ms(began)
+            if d > 0:
+                clock.sleep_ms(d)  # WFE on the RP2040: the core idles until then
 
 
 def run(hw, store=None, clock=None, wdt=None, max_seconds=None):

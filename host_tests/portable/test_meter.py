@@ -35,3 +35,36 @@ def test_config_change_reaches_dsp_and_demand():
     assert m.demand.sub_len == 0 and m.demand.n == 1
     m.config.apply({"cal_gains": (1.01, 1.0, 1.0, 1.0, 1.0, 1.0)})
     assert abs(m.dsp.gain[0] - 1.01) < 1e-6
+
+
+def test_spread_second_runs_one_job_a_call():
+    # the board's loop (runtime.py) sets spread: the DSP's second leaves
+    # its follow-up work as jobs, one per work() call, in order; the image
+    # shows the second only after its job ran
+    m = Meter(FrontEnd(bits=16, fs=2520))
+    m.spread = True
+    order = []
+    m.on_second = lambda _m: order.append("outputs")
+    m.after_second = lambda _m: order.append("after")
+    buf = array("i", [0] * (6 * 1260))
+    m.process(buf)
+    assert m.process(buf) == 1 and m.busy
+    assert m.energy.seconds == 0 and order == []
+    assert _u16(m, 146) == 0  # the image is not refreshed yet
+    assert m.work() and m.energy.seconds == 1  # 1: energy and demand
+    assert m.work() and order == ["outputs"]  # 2: pulse, alarms
+    assert m.work() and _u16(m, 146) & 0x40  # 3: the image (bit 6: no frequency)
+    assert not m.work() and order == ["outputs", "after"]  # 4: e.g. the save
+    assert not m.busy and not m.work()
+
+
+def test_spread_jobs_left_over_finish_before_the_next_second():
+    # a loop that never ran work() (stalled): the next second runs them first
+    m = Meter(FrontEnd(bits=16, fs=2520))
+    m.spread = True
+    buf = array("i", [0] * (6 * 1260))
+    for _ in range(4):
+        m.process(buf)
+    assert m.energy.seconds == 1 and m.busy
+    m.finish()
+    assert m.energy.seconds == 2 and not m.busy

@@ -358,3 +358,18 @@ def test_energy_py_units_mws():
     assert out.pending == 6
     out.add_export_units(36000000)
     assert out.count2 == 1
+
+
+def test_due_in_tells_the_loop_when_to_wake():
+    # the main loop sleeps between turns until the contact's next edge
+    pin = RecPin()
+    p = PulseOutput(pin, 10, 100)
+    assert p.due_in(0) == -1  # nothing owed: no reason to wake
+    p.add_mwh(10_000)  # one pulse owed
+    assert p.due_in(0) == 0
+    p.tick(1000)
+    assert pin.level == 1 and p.due_in(1000) == 100 and p.due_in(1060) == 40
+    p.tick(1100)
+    assert pin.level == 0 and p.due_in(1150) == 50  # the open time
+    p.tick(1200)
+    assert p.due_in(1200) == -1
