@@ -43,6 +43,7 @@ NV_SLOT = 0x4000
 LOG_BASE = 0x08000  # the data log: 58 x 4 KB blocks to 0x41FFF (FramBlocks)
 LOG_BLOCKS = 58  # datalog.NSECT
 RING_FRAMES = 256  # 102.4 ms of frames: rides out a ~100 ms main-loop stall
+ADC_SM = 0  # PIO0 state machine that clocks the ADC's frames
 RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
 RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
 RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
@@ -54,8 +55,8 @@ PINS = (
     ("SPI0 SCK", "GP18", "ADS131M06 SCLK; SPI mode 1 (CPOL 0, CPHA 1), 8 MHz"),
     ("SPI0 MOSI", "GP19", "ADS131M06 DIN"),
     ("SPI0 MISO", "GP16", "ADS131M06 DOUT"),
-    ("ADC CS", "GP17", "ADS131M06 /CS, active low"),
-    ("ADC DRDY", "GP20", "ADS131M06 /DRDY, active low; falling edge -> hard IRQ"),
+    ("ADC CS", "GP17", "ADS131M06 /CS, active low; PIO0 SM0 drives it while streaming"),
+    ("ADC DRDY", "GP20", "ADS131M06 /DRDY, active low; PIO0 SM0 waits on it (no IRQ)"),
     ("ADC SYNC/RESET", "GP21", "ADS131M06 /SYNC/RESET; low > 2048 CLKIN periods resets"),
     ("ADC CLKIN", "GP22", "PWM slice 3 A: 5.12 MHz (128 MHz / 25) -> 2500 samples/s"),
     ("ADC AIN0..AIN5", "-", "Va, Vb, Vc, Ia, Ib, Ic (the firmware's frame order)"),
@@ -131,7 +132,8 @@ def _rs485(machine, baud):
 def make_hardware(ct_secondary=1, baud=9600):
     import machine
 
-    from drivers.ads131m06 import ADS131M06
+    import rp2
+    from drivers.ads131m06 import ADS131M06, frame_clock_program
 
     Pin = machine.Pin
     machine.freq(SYS_HZ)  # before any bus: UART/I2C/SPI dividers follow it
@@ -147,8 +149,11 @@ def make_hardware(ct_secondary=1, baud=9600):
     cs = Pin(gp("ADC CS"), Pin.OUT, value=1)
     drdy = Pin(gp("ADC DRDY"), Pin.IN, Pin.PULL_UP)
     reset = Pin(gp("ADC SYNC/RESET"), Pin.OUT, value=1)
-    adc = ADS131M06(spi, cs, drdy, reset=reset, clkin=CLKIN_HZ, osr=OSR,
-                    ct_secondary=ct_secondary, depth=RING_FRAMES)
+    # acquisition without the CPU: PIO0 SM0 clocks a frame on each DRDY,
+    # four DMA channels move it into the ring (drivers/ads131m06.py)
+    adc = ADS131M06(spi, cs, drdy, rp2.StateMachine(ADC_SM), tuple(rp2.DMA() for _ in range(4)),
+                    frame_clock_program(rp2), reset=reset, clkin=CLKIN_HZ, osr=OSR,
+                    ct_secondary=ct_secondary, depth=RING_FRAMES, sm_id=ADC_SM)
     uart, de, rs485_watcher = _rs485(machine, baud)
     i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
     buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)

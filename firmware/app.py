@@ -121,7 +121,11 @@ class App:
             self.alarms.wrench = True
 
     def frames_lost(self, n):
-        self.meter.dsp.add_gap(n)
+        if n > 0:
+            self.meter.dsp.add_gap(n)
+            # registers 7301-7302: frames billed as a gap, wrapping at 32 bits
+            ct = self.meter.counters
+            ct.frames_gap = (ct.frames_gap + n) & 0xFFFFFFFF
 
     def power_fail(self):
         # datasheet: 100 ms ride-through; one save is well inside it

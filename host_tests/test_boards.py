@@ -90,13 +90,13 @@ def test_reference_board_end_to_end_through_dsp():
     sim.set_frames(frames)
     dsp = Dsp(hw.frontend)
     dsp.configure(10, 100, 1, 1.0)
-    buf = array("i", bytes(4 * 6 * 250))
+    buf = array("i", bytes(4 * 6 * 125))
     drdy = hw.adc.drdy
-    for _ in range(4 * fs // 250):
-        for _ in range(250):
-            drdy.handler(drdy)
-        n = hw.source.read_block(buf, 250)
-        assert n == 250
+    for _ in range(4 * fs // 125):
+        for _ in range(125):  # 50 ms: well inside the 256-frame ring
+            hw.adc.sm.chip.drdy_pulse(drdy)  # the PIO clocks a frame, DMA moves it
+        n = hw.source.read_block(buf, 125)
+        assert n == 125
         dsp.process(buf, n)
     assert dsp.seconds == 4
     v_expect = 0.5 * hw.frontend.v_full_scale_peak() / math.sqrt(2)

@@ -325,8 +325,7 @@ def print_runtime(r, wire, pty):
                      ("per_s_display_frame_us", "display frames (20/s)")):
         print("    %-40s %8.1f us" % (label, r[k]))
     a = r["acquisition"]
-    print("    ADS131M06 DRDY interrupt (one SPI frame into the ring) %8.1f us  (%.2f us a frame)"
-          % (a["per_s_irq_us"], a["irq_us_per_frame"]))
+    print("    ADS131M06 frames into the ring: PIO + DMA, no CPU per frame")
     print("    frame CRC check and decode                         %8.1f us  (%.2f us a frame)"
           % (a["per_s_decode_us"], a["decode_us_per_frame"]))
     print("  an LCD frame through the HD44780 driver: %.1f us, %.0f I2C bytes" % (a["lcd_show_us"],

@@ -38,35 +38,48 @@
 # the CRC we send after each command (a flipped MOSI bit can then not turn a
 # NULL into a WREG or RESET); every frame we send carries one.
 #
-# Acquisition (how no sample is lost while the rest of the firmware runs):
-#   DRDY falls (MODE.DRDY_FMT = 0: level, active low) -> hard IRQ handler
-#   _irq(): CS low, spi.write_readinto(constant NULL+CRC frame, rx), CS high,
-#   then one viper call copies the 24 raw bytes into the next slot of a
-#   preallocated ring and advances the write count. No allocation: the
-#   bound methods are made in __init__, the buffers are preallocated, the
-#   counters live in an array('i').
-#   The main loop (or core 1) calls read_block(buf, nframes): it takes whole
-#   frames out of the ring, checks each CRC, sign-extends the codes into
-#   buf (array('i'), 6 codes a frame), and returns how many frames it wrote
-#   (a frame that fails its CRC is counted and not used). While it decodes
-#   one block the IRQ keeps filling other slots: the ring is the double
-#   buffer.
-#   Depth: 256 frames = 102.4 ms at 2500/s, enough to ride out a stall of
-#   the main loop of ~100 ms (garbage collection, an LCD write, a storage
-#   save's Python work). Memory: 256 * 24 = 6144 bytes of raw frames, plus
-#   24 + 24 bytes of SPI buffers, a 512-byte CRC table and ~140 bytes of
-#   counters; the caller's block buffer is its own (e.g. 250 frames * 24
-#   bytes = 6000 bytes for 100 ms blocks).
-#   Limit, stated: MicroPython's rp2 port disables interrupts while the flash
-#   is erased or programmed (XIP is off), so no DRDY IRQ runs during a
-#   littlefs sector erase (typ. 45 ms, max 400 ms) and the ADC's results of
-#   that time are overwritten in the chip, not queued. The IRQ path detects
-#   this from the DRDY timestamps and counts the frames in `lost` (never a
-#   silent gap), but it cannot keep them. Keeping them needs acquisition
-#   that runs without the CPU (PIO reading the SPI on DRDY, DMA into this
-#   same raw ring: docs/storage.md's plan); read_block's decode is written
-#   for that ring layout too. Not implemented here yet.
-#
+# Acquisition, without the CPU (docs/acquisition.md has the figures):
+#   PIO: a state machine (frame_clock_program) waits for DRDY low (MODE.
+#   DRDY_FMT = 0: level, active low), drives CS low, pushes the 24 bytes of
+#   a NULL frame into its RX FIFO 1.5 us apart (the SPI at 8 MHz takes 1 us
+#   a byte, so its 8-byte TX FIFO never overflows), waits for the last byte
+#   to leave, drives CS high and waits for DRDY high.
+#   DMA "tx": PIO RX FIFO (paced by the PIO's RX DREQ) -> SPI DR, a byte a
+#   transfer. DMA "rx": SPI DR (paced by the SPI's RX DREQ) -> the raw ring,
+#   depth * 24 bytes, write address incrementing. Each finishes after a
+#   whole ring's worth of bytes and CHAIN_TOs a control channel: "ctl_rx"
+#   copies the ring's base address into rx's AL2_WRITE_ADDR_TRIG (the write
+#   address back to the ring's start, the count reloaded, re-triggered),
+#   "ctl_tx" re-triggers tx through AL3_READ_ADDR_TRIG. ctl_rx reads its
+#   word from a 64-entry table of that same address with its read address
+#   incrementing inside a 256-byte read ring: ctl_rx's READ_ADDR counts the
+#   ring's rounds modulo 64. Rounds and rx's remaining TRANS_COUNT give the
+#   exact number of bytes written, modulo 64 rings (6.5 s at depth 256), so
+#   the reader knows exactly how many frames are there and how many it
+#   missed; no frame straddles the ring's end (its length is whole frames).
+#   Nothing runs on the CPU per frame: no interrupt, no Python.
+#   The input CRC: MODE.RX_CRC_EN stays on (a flipped MOSI bit cannot turn
+#   a NULL into a command), so the PIO sends the NULL frame's CRC word too:
+#   bytes 3 and 4 come from the Y register, loaded once at start with
+#   (bit-reversed CRC high byte) << 24 | CRC low byte (`mov isr, ::y` puts
+#   the high byte in bits 7:0, `mov isr, y` the low byte; DMA byte reads of
+#   the FIFO take bits 7:0).
+#   Registers (RESET, WREG/RREG at init, set_ct_secondary) are CPU-driven
+#   over the SPI with CS as an ordinary output while the PIO and DMA are
+#   stopped: start() hands CS to the PIO, stop() stops PIO and DMA and
+#   takes it back.
+#   The main loop calls read_block(buf, nframes): whole frames since the
+#   last read, CRC-checked and sign-extended into buf (viper, table CRC).
+#   Every frame the ADC made is either handed over or counted in `lost`:
+#   frames overwritten before they were read (overruns: the reader fell a
+#   ring behind) and frames failing their CRC. The runtime bills `lost` to
+#   the DSP (App.frames_lost -> Dsp.add_gap).
+#   Depth: 256 frames = 102.4 ms at 2500/s, 6144 bytes; a read keeps GUARD
+#   frames clear of the DMA's write position, so a block is never decoded
+#   while the DMA overwrites it (checked again after the decode).
+#   Flash erase/program (littlefs) stops XIP and interrupts, not the PIO or
+#   the DMA (both run from RAM/peripherals): no frame is lost to a save.
+
 # Checks: CRC errors (counted, frame dropped), the STATUS word of each frame
 # (RESET bit set = the chip reset itself, e.g. a brown-out: its
 # configuration is gone -> fault; CRC_ERR = it rejected one of our frames),
@@ -74,8 +87,8 @@
 # frames in a row, 100 ms by default: a 24-bit converter's noise never does
 # that, even on a shorted input, a dead front-end or a broken SPI line does;
 # synthetic test frames need at least an LSB of noise, or a narrower
-# `stuck_channels` mask), ring overruns and
-# DRDY gaps. fault() gathers them as bits for the alarm/runtime layer.
+# `stuck_channels` mask) and ring overruns. fault() gathers them as bits
+# for the alarm/runtime layer.
 
 import time
 from array import array
@@ -136,15 +149,18 @@ FAULT_CRC = const(4)  # the last frame(s) failed CRC
 FAULT_RESET = const(8)  # the ADC reports a reset: it must be configured again
 FAULT_OVERRUN = const(16)  # the ring was full: the reader is too slow
 
-# counters in self.st (array('i'), shared by the IRQ and the reader)
-_S_HEAD = const(0)  # frames put, modulo 2**30 (IRQ only); 0-6 as framering.py
-_S_TAIL = const(1)  # frames taken, modulo 2**30 (reader only)
-_S_WSLOT = const(2)  # next slot to write (IRQ only)
-_S_RSLOT = const(3)  # next slot to read (reader only)
+# FAULT_OVERRUN and FAULT_CRC clear once the cause is gone: an overrun is
+# a fault until OVERRUN_CLEAR_S seconds of frames were read without one.
+
+# counters in self.st (array('i'); the reader's, updated by read_block)
+_S_HEAD = const(0)  # frames the DMA completed, modulo _S_WINDOW; 0-6 as framering.py
+_S_TAIL = const(1)  # frames taken, modulo _S_WINDOW
+_S_WSLOT = const(2)  # (unused: the DMA's write address is the write slot)
+_S_RSLOT = const(3)  # next slot to read
 _S_DEPTH = const(4)
-_S_OVERRUN = const(5)  # frames dropped because the ring was full
-_S_LOST = const(6)  # frames the ADC made while no IRQ ran (DRDY gaps)
-_S_PERIOD = const(7)  # frame period, us
+_S_OVERRUN = const(5)  # frames overwritten before they were read
+_S_LOST = const(6)  # every frame not handed over: overruns + CRC drops
+_S_WINDOW = const(7)  # frame counters' modulus: depth * _ROUNDS
 _S_CRC = const(8)  # frames dropped for a bad CRC
 _S_CRC_RUN = const(9)  # consecutive bad frames
 _S_STATUS = const(10)  # STATUS word of the last good frame
@@ -155,11 +171,29 @@ _S_LIMIT = const(14)  # stuck_frames
 _S_INUM = const(15)  # current channels: code * INUM >> ISH
 _S_ISH = const(16)
 _S_GOOD = const(17)  # good frames decoded, modulo 2**30
-_S_CHMASK = const(30)  # channels the stuck detector watches
 _S_LAST = const(18)  # 6 last codes
 _S_RUN = const(24)  # 6 run lengths
-_S_LEN = const(31)
+_S_CHMASK = const(30)  # channels the stuck detector watches
+_S_CLEAN = const(31)  # frames taken since the last overrun (saturates)
+_S_LEN = const(32)
 _MASK30 = const(0x3FFFFFFF)
+
+# ---- the DMA ring (RP2040 datasheet 2.5) ----
+_ROUNDS = const(64)  # ctl_rx's table: 64 words in a 256-byte read ring
+_TABLE_RING = const(8)  # RING_SIZE: 1 << 8 bytes
+_TREQ_PERMANENT = const(0x3F)
+_DMA_BASE = const(0x50000000)
+_CH_STRIDE = const(0x40)
+_AL2_WRITE_ADDR_TRIG = const(0x2C)
+_AL3_READ_ADDR_TRIG = const(0x3C)
+SPI0_DR = const(0x4003C008)  # SSPDR
+DREQ_SPI0_TX = const(16)
+DREQ_SPI0_RX = const(17)
+_PIO_BASE = (0x50200000, 0x50300000)  # PIO0, PIO1
+_PIO_RXF = const(0x20)  # RXF0; RXFn at + 4 n
+_DREQ_PIO_RX = (4, 12)  # DREQ_PIO0_RX0, DREQ_PIO1_RX0; + n for SM n
+PIO_HZ = const(2_000_000)  # 0.5 us an instruction: the pacing below
+GUARD = const(16)  # frames a read keeps clear of the DMA (6.4 ms)
 
 
 def crc_ccitt(data, n=-1, crc=0xFFFF):
@@ -182,29 +216,59 @@ def _crc_table():
     return t
 
 
-@micropython.viper
-def _put(rx: ptr8, ring: ptr8, st: ptr32):
-    # IRQ side: one raw frame into the ring, or count an overrun.
-    head = st[_S_HEAD]
-    depth = st[_S_DEPTH]
-    if ((head - st[_S_TAIL]) & _MASK30) >= depth:
-        st[_S_OVERRUN] = st[_S_OVERRUN] + 1
-        return
-    slot = st[_S_WSLOT]
-    p = slot * FRAME_BYTES
-    for k in range(FRAME_BYTES):
-        ring[p + k] = rx[k]
-    slot += 1
-    if slot >= depth:
-        slot = 0
-    st[_S_WSLOT] = slot
-    st[_S_HEAD] = (head + 1) & _MASK30  # published last: the slot is complete
+
+
+def frame_clock_program(rp2):
+    """The PIO program (rp2.asm_pio) that clocks one NULL frame a DRDY.
+    Pins: set_base = CS, in_base = DRDY. Y must be loaded first (put(), the
+    first two instructions) with null_crc_word(). 24 pushes 1.5 us apart at
+    PIO_HZ; the last byte leaves the SPI 1 us after its push, CS rises 4.5
+    us after it. 23 instructions."""
+
+    @rp2.asm_pio(set_init=rp2.PIO.OUT_HIGH, in_shiftdir=rp2.PIO.SHIFT_LEFT)
+    def frame_clock():
+        pull(block)  # noqa: F821 (PIO assembler names)
+        mov(y, osr)  # noqa: F821
+        wrap_target()  # noqa: F821
+        wait(0, pin, 0)  # noqa: F821  DRDY low: a conversion is ready
+        set(pins, 0)  # noqa: F821  CS low
+        push(block)[2]  # noqa: F821  byte 0: NULL command
+        push(block)[2]  # noqa: F821  byte 1
+        push(block)[1]  # noqa: F821  byte 2 (pad)
+        mov(isr, reverse(y))  # noqa: F821
+        push(block)[1]  # noqa: F821  byte 3: CRC high
+        mov(isr, y)  # noqa: F821
+        push(block)[1]  # noqa: F821  byte 4: CRC low
+        set(x, 18)  # noqa: F821
+        label("zeros")  # noqa: F821
+        push(block)[1]  # noqa: F821  bytes 5..23
+        jmp(x_dec, "zeros")  # noqa: F821
+        nop()[7]  # noqa: F821  the last byte leaves the SPI
+        set(pins, 1)  # noqa: F821  CS high: frame done
+        wait(1, pin, 0)  # noqa: F821  DRDY high again
+        wrap()  # noqa: F821
+
+    return frame_clock
+
+
+def _rev8(b):
+    r = 0
+    for _ in range(8):
+        r = (r << 1) | (b & 1)
+        b >>= 1
+    return r
+
+
+def null_crc_word(frame):
+    # Y for frame_clock: ::Y bits 7:0 = frame[3], Y bits 7:0 = frame[4]
+    return (_rev8(frame[3]) << 24) | frame[4]
 
 
 @micropython.viper
 def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
-    # Reader side: nframes raw frames from slot st[_S_RSLOT] -> out (6 codes
-    # a frame, from frame 0). Returns the good frames written.
+    # nframes raw frames from slot st[_S_RSLOT] -> out (6 codes a frame,
+    # from frame 0). Returns the good frames written; a bad CRC is counted
+    # (and billed in _S_LOST) and its frame left out.
     depth = st[_S_DEPTH]
     slot = st[_S_RSLOT]
     inum = st[_S_INUM]
@@ -224,6 +288,7 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
         if crc != 0:
             st[_S_CRC] = st[_S_CRC] + 1
             st[_S_CRC_RUN] = st[_S_CRC_RUN] + 1
+            st[_S_LOST] = st[_S_LOST] + 1
             continue
         st[_S_CRC_RUN] = 0
         status = (ring[p] << 8) | ring[p + 1]
@@ -259,7 +324,7 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
         o += 6
         good += 1
     st[_S_RSLOT] = slot
-    st[_S_TAIL] = (st[_S_TAIL] + nframes) & _MASK30  # slots free for the IRQ
+    st[_S_TAIL] = (st[_S_TAIL] + nframes) % st[_S_WINDOW]
     st[_S_GOOD] = (st[_S_GOOD] + good) & _MASK30
     return good
 
@@ -271,12 +336,20 @@ def _host_sleep_ms(ms):  # CPython (host tests): time has no sleep_ms
 class ADS131M06(FrameRing):
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # AIN0..AIN5
     CRC_FAULT_RUN = 3  # this many bad frames in a row -> FAULT_CRC
+    OVERRUN_CLEAR_S = 1  # FAULT_OVERRUN until this long without one
     RESET_PULSE_MS = 1  # SYNC/RESET low > 2048 fCLKIN periods (400 us at 5.12 MHz)
     RESET_WAIT_MS = 2  # after reset, before the first frame (tREGACQ, settling)
+    STOP_MS = 1  # after the PIO stops: a frame it began leaves the SPI (< 50 us)
 
-    def __init__(self, spi, cs, drdy, reset=None, clkin=5_120_000, osr=1024,
-                 ct_secondary=1, depth=256, stuck_frames=0, stuck_channels=0x3F,
-                 ticks_us=None, sleep_ms=None):
+    def __init__(self, spi, cs, drdy, sm, dma, program, reset=None, clkin=5_120_000,
+                 osr=1024, ct_secondary=1, depth=256, stuck_frames=0, stuck_channels=0x3F,
+                 sleep_ms=None, spi_dr=SPI0_DR, spi_dreq=(DREQ_SPI0_TX, DREQ_SPI0_RX),
+                 sm_id=0, guard=GUARD):
+        """sm: an rp2.StateMachine (not started); dma: four rp2.DMA
+        channels (tx, rx, ctl_tx, ctl_rx); program: frame_clock_program(rp2).
+        sm_id is sm's number as rp2.StateMachine counts them (0-3 PIO0,
+        4-7 PIO1: its RX FIFO address and DREQ); spi_dr/spi_dreq the SPI's
+        data register and TX/RX DREQs (SPI0 by default)."""
         if osr not in _OSR_CODES:
             raise ValueError("OSR must be one of %r" % (_OSR_CODES,))
         if clkin % (2 * osr):
@@ -290,13 +363,14 @@ class ADS131M06(FrameRing):
         self.fs = clkin // (2 * osr)
         self.depth = depth
         cs.value(1)
+        # the big buffers first, before the heap fragments
         self.ring = bytearray(depth * FRAME_BYTES)
+        self._table_buf = array("I", bytes(8 * _ROUNDS))  # 2 x 256 bytes: one aligned half
         self.st = array("i", bytes(4 * _S_LEN))
         st = self.st
         st[_S_DEPTH] = depth
-        st[_S_PERIOD] = self._period_us = 1_000_000 // self.fs
-        self._half_us = self._period_us // 2
-        self._gap_us = self._period_us + self._half_us
+        st[_S_WINDOW] = depth * _ROUNDS
+        st[_S_CLEAN] = _MASK30
         st[_S_LIMIT] = stuck_frames or max(2, self.fs // 10)
         st[_S_CHMASK] = stuck_channels
         self._crc_tab = _crc_table()
@@ -304,14 +378,18 @@ class ADS131M06(FrameRing):
         self._cmd = bytearray(FRAME_BYTES)
         self._null = bytearray(FRAME_BYTES)
         self._frame(self._null, _CMD_NULL, ())
-        # IRQ path: every callable bound once, here
-        self._xfer = spi.write_readinto
-        self._cs = cs.value
-        self._ticks = ticks_us or time.ticks_us
-        self._ticks_diff = time.ticks_diff
         self._sleep_ms = sleep_ms or getattr(time, "sleep_ms", None) or _host_sleep_ms
-        self._irq_ref = self._irq
-        self._last_t = 0
+        self.sm = sm
+        self.program = program
+        self.dma_tx, self.dma_rx, self.ctl_tx, self.ctl_rx = dma
+        self._spi_dr = spi_dr
+        self._spi_dreq = spi_dreq
+        self._pio_rxf = _PIO_BASE[sm_id >> 2] + _PIO_RXF + 4 * (sm_id & 3)
+        self._pio_dreq = _DREQ_PIO_RX[sm_id >> 2] + (sm_id & 3)
+        self._tx_reload = array("I", (self._pio_rxf,))  # ctl_tx's word: tx's read address
+        self._table = 0  # address of the aligned table (set by start)
+        self._ring_bytes = depth * FRAME_BYTES
+        self._keep = depth - min(guard, depth // 4)  # frames a read may find intact
         self._running = False
         self.alive_ms = None  # ticks_ms when check_alive last saw new frames
         self._heads_seen = 0
@@ -420,40 +498,115 @@ class ADS131M06(FrameRing):
 
     # ---- acquisition -------------------------------------------------------
     def start(self):
+        """Hand CS to the PIO and start the DMA ring (the ADC configured)."""
         st = self.st
-        st[_S_HEAD] = st[_S_TAIL] = st[_S_WSLOT] = st[_S_RSLOT] = 0
-        self._last_t = self._ticks()
-        self._heads_seen = 0
+        for k in (_S_HEAD, _S_TAIL, _S_RSLOT):
+            st[k] = 0
         self.alive_ms = None
+        self._heads_seen = 0
+        tx, rx, ctl_tx, ctl_rx = self.dma_tx, self.dma_rx, self.ctl_tx, self.ctl_rx
+        nbytes = self._ring_bytes
+        # rx first: the ring's address as the DMA sees it, into ctl_rx's table
+        rx.config(read=self._spi_dr, write=self.ring, count=nbytes, ctrl=rx.pack_ctrl(
+            size=0, inc_read=False, inc_write=True, treq_sel=self._spi_dreq[1],
+            chain_to=ctl_rx.channel), trigger=False)
+        ring_addr = rx.write
+        ctl_rx.config(read=self._table_buf, trigger=False)
+        t = ctl_rx.read  # the table's address: its 256-byte-aligned half
+        skip = ((256 - (t & 255)) & 255) >> 2
+        tb = self._table_buf
+        for k in range(_ROUNDS):
+            tb[skip + k] = ring_addr
+        self._table = t + 4 * skip
+        ctl_rx.config(read=self._table, write=_DMA_BASE + _CH_STRIDE * rx.channel
+                      + _AL2_WRITE_ADDR_TRIG, count=1, ctrl=ctl_rx.pack_ctrl(
+                          size=2, inc_read=True, inc_write=False, ring_size=_TABLE_RING,
+                          ring_sel=False, treq_sel=_TREQ_PERMANENT), trigger=False)
+        tx.config(read=self._pio_rxf, write=self._spi_dr, count=nbytes, ctrl=tx.pack_ctrl(
+            size=0, inc_read=False, inc_write=False, treq_sel=self._pio_dreq,
+            chain_to=ctl_tx.channel), trigger=False)
+        # ctl_tx re-triggers tx with its own (unchanged) read address
+        ctl_tx.config(read=self._tx_reload, write=_DMA_BASE + _CH_STRIDE * tx.channel
+                      + _AL3_READ_ADDR_TRIG, count=1, ctrl=ctl_tx.pack_ctrl(
+                          size=2, inc_read=False, inc_write=False, treq_sel=_TREQ_PERMANENT),
+                      trigger=False)
+        rx.active(1)
+        tx.active(1)
+        sm = self.sm
+        sm.init(self.program, freq=PIO_HZ, set_base=self.cs, in_base=self.drdy)
+        sm.put(null_crc_word(self._null))
         self._running = True
-        self.drdy.irq(handler=self._irq_ref, trigger=self.drdy.IRQ_FALLING, hard=True)
+        sm.active(1)
 
     def stop(self):
-        if self._running:
-            self.drdy.irq(handler=None)
-            self._running = False
+        """Stop the PIO and the DMA; CS back to an output at 1."""
+        if not self._running:
+            return
+        self._running = False
+        self.sm.active(0)
+        self._sleep_ms(self.STOP_MS)  # a frame the PIO began: its bytes leave the SPI
+        for ch in (self.ctl_tx, self.ctl_rx, self.dma_tx, self.dma_rx, self.ctl_tx, self.ctl_rx):
+            ch.active(0)
+        self.cs.init(self.cs.OUT, value=1)
 
-    def _irq(self, pin):
-        # hard IRQ: no allocation anywhere on this path (heap_lock test)
-        cs = self._cs
-        cs(0)
-        self._xfer(self._null, self._rx)
-        cs(1)
-        now = self._ticks()
-        dt = self._ticks_diff(now, self._last_t)
-        self._last_t = now
-        if dt > self._gap_us:  # DRDY gap: frames made while no IRQ ran
-            self.st[_S_LOST] += (dt + self._half_us) // self._period_us - 1
-        _put(self._rx, self.ring, self.st)
+    def _poll(self):
+        # frames the DMA completed (modulo _S_WINDOW): ctl_rx's read address
+        # counts the ring's rounds, rx's TRANS_COUNT the bytes left in this
+        # one. Read twice round the count, so a round ending in between (or
+        # the count at 0 before ctl_rx re-armed it) is never mixed up.
+        st = self.st
+        if not self._running:
+            return st[_S_HEAD]
+        ctl, rx = self.ctl_rx, self.dma_rx
+        for _ in range(4):
+            r = ctl.read
+            c = rx.count
+            if c and ctl.read == r:
+                head = ((((r - self._table) >> 2) & (_ROUNDS - 1)) * st[_S_DEPTH]
+                        + (self._ring_bytes - c) // FRAME_BYTES)
+                st[_S_HEAD] = head
+                return head
+        return st[_S_HEAD]
+
+    def available(self):
+        st = self.st
+        return (self._poll() - st[_S_TAIL]) % st[_S_WINDOW]
 
     def read_block(self, buf, nframes):
-        """Move up to nframes frames from the ring into buf (array('i'), 6
-        codes a frame, from frame 0). Returns the number of good frames
-        written; frames failing their CRC are counted and skipped."""
-        n = self._take_count(buf, nframes)
-        if n <= 0:
-            return 0
-        return _decode(self.ring, n, buf, self._crc_tab, self.st)
+        """Up to nframes frames from the ring into buf (array('i'), 6 codes
+        a frame, from frame 0). Returns the number of good frames written;
+        frames failing their CRC or overwritten before this read are
+        counted (crc_errors, overruns) and billed in `lost`."""
+        st = self.st
+        window = st[_S_WINDOW]
+        depth = st[_S_DEPTH]
+        tail = st[_S_TAIL]
+        avail = (self._poll() - tail) % window
+        keep = self._keep
+        overrun = 0
+        if avail > keep:  # the oldest frames are (being) overwritten
+            overrun = avail - keep
+            tail = (tail + overrun) % window
+            st[_S_TAIL] = tail
+            st[_S_RSLOT] = tail % depth
+            avail = keep
+        n = avail if avail < nframes else nframes
+        room = len(buf) // 6
+        if n > room:
+            n = room
+        good = 0
+        if n > 0:
+            good = _decode(self.ring, n, buf, self._crc_tab, st)
+            if (self._poll() - tail) % window >= depth:  # lapped while decoding
+                overrun += good
+                good = 0
+        if overrun:
+            st[_S_OVERRUN] += overrun
+            st[_S_LOST] += overrun
+            st[_S_CLEAN] = 0
+        elif st[_S_CLEAN] < _MASK30:
+            st[_S_CLEAN] += n
+        return good
 
     # ---- health (available, read, overruns, lost: FrameRing) -----------------
     @property
@@ -478,7 +631,7 @@ class ADS131M06(FrameRing):
 
     def check_alive(self, now_ms, no_data_ms=50):
         """Call from the main loop: True while DRDY keeps coming."""
-        head = self.st[_S_HEAD]
+        head = self._poll()
         if head != self._heads_seen or self.alive_ms is None or not self._running:
             self._heads_seen = head
             self.alive_ms = now_ms
@@ -494,7 +647,7 @@ class ADS131M06(FrameRing):
             f |= FAULT_CRC
         if st[_S_STATUS] & _ST_RESET:
             f |= FAULT_RESET
-        if st[_S_OVERRUN]:
+        if st[_S_OVERRUN] and st[_S_CLEAN] < self.OVERRUN_CLEAR_S * self.fs:
             f |= FAULT_OVERRUN
         if now_ms is not None and not self.check_alive(now_ms):
             f |= FAULT_NO_DATA

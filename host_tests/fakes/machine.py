@@ -37,6 +37,13 @@ class Pin:
     def __call__(self, v=None):
         return self.value(v)
 
+    def init(self, mode=-1, pull=-1, value=None, **kw):
+        # (on the RP2040 this also takes the pin back from a PIO: funcsel SIO)
+        if mode != -1:
+            self.mode = mode
+        if value is not None:
+            self.value(value)
+
     def irq(self, handler=None, trigger=0):
         self.handler = handler
 
@@ -159,6 +166,10 @@ def _pin_irq(self, handler=None, trigger=0, hard=False, **kw):
 Pin.irq = _pin_irq
 
 
+_SPI_DR = (0x4003C008, 0x40040008)  # SSPDR of SPI0, SPI1
+_SPI_DREQ = ((16, 17), (18, 19))  # DREQ_SPIn_TX, DREQ_SPIn_RX
+
+
 class SPI:
     """Records the bus settings and every transfer; a `device` object with
     write_readinto(tx, rx) (e.g. host_tests/portable/ads131_sim.py) answers,
@@ -173,6 +184,10 @@ class SPI:
         self.transfers = []
         self.init(baudrate, polarity, phase, bits, firstbit)
         self.pins = (sck, mosi, miso)
+        # the peripheral's data register on the rp2 fake's chip: DMA to and
+        # from it (a PIO-framed stream) reaches write_readinto below
+        import rp2
+        rp2.chip().attach_spi(_SPI_DR[id], *_SPI_DREQ[id], device=self)
 
     def init(self, baudrate=1_000_000, polarity=0, phase=0, bits=8, firstbit=0, **kw):
         self.baudrate = baudrate

@@ -34,3 +34,22 @@ def test_pulses_cover_the_import_energy_from_the_first_second():
     assert 12 * 9.5 < wh < 12 * 9.7
     assert p.count + p.pending == int(wh / 10), (p.count, p.pending, wh)
     assert p.pending <= 1
+
+
+def test_frames_lost_are_billed_and_counted_in_7301():
+    # the acquisition's lost frames (overruns, CRC drops): the DSP bills
+    # them as a gap, registers 7301-7302 count them
+    w = Wave(phases(230.0, 50.0))
+    app = App(w.fe, Pin(), Pin())
+    app.boot()
+    app.frames_lost(126)
+    app.frames_lost(0)
+    for _ in range(10):
+        app.samples(w.frames(252))
+    assert app.meter.dsp.seconds == 1  # the image is refreshed at the second
+    out = bytearray(4)
+    assert app.meter.bank.read(7300, 2, out, 0) == 0
+    assert out == b"\x00\x00\x00\x7e"
+    # the second's energy covers its 2520 measured frames and the 126 lost
+    wh = app.meter.energy.count(E_WH_IMP, E_TOTAL) / 3600000
+    assert abs(wh - 3 * 230.0 * 50.0 * (2520 + 126) / 2520 / 3600) < 0.001, wh
