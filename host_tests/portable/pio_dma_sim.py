@@ -222,7 +222,7 @@ class _SM:
         self.chip.run()
 
     def get(self, buf=None, shift=0):
-        return self.rxq.pop(0) >> shift
+        return (self.rxq.pop(0) & 0xFFFFFFFF) >> shift
 
     def rx_fifo(self):
         return len(self.rxq)
