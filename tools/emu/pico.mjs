@@ -384,7 +384,16 @@ export class Pico {
       } else {
         const c = core.executeInstruction();
         if (this.pioRunning) {
-          for (let k = 0; k < c; k++) { clock.tick(this.nsPerCycle); this.pioClocks++; this.pioTick(); }
+          // up to the next PIO step at once: alarms fire in order inside a
+          // tick, and a machine woken meanwhile starts at the next step
+          for (let k = 0; k < c;) {
+            const due = this.pioDue();
+            const n = due === Infinity ? c - k : Math.max(1, Math.min(c - k, Math.ceil(due - this.pioClocks)));
+            clock.tick(n * this.nsPerCycle);
+            this.pioClocks += n;
+            k += n;
+            this.pioTick();
+          }
         } else clock.tick(c * this.nsPerCycle);
       }
     }

@@ -92,6 +92,7 @@ export function runPlan(plan) {
   result.warnings = pico.warnings;
   result.emulatedSeconds = pico.seconds;
   result.wallSeconds = (Date.now() - wall0) / 1000;
+  result.cpuSeconds = process.cpuUsage().user / 1e6; // this process's own time (the machine may be shared)
   return result;
 }
 
