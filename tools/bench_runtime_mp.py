@@ -1,9 +1,13 @@
 # The whole firmware under the real MicroPython binary (run by tools/bench.py
 # as `micropython tools/bench_runtime_mp.py`): heap after start and at steady
 # state, the cost of each periodic task per second of running, and the
-# Modbus RTU slave's processing time for a 125-register read. Prints one
-# JSON line. The unix port is 64-bit: its objects take about twice the
-# RP2040's bytes (8-byte pointers and words instead of 4).
+# Modbus RTU slave's processing time for a 125-register read, and each
+# piece of the once-a-second work as the main loop runs it (meter.work()
+# jobs, the display frame): time and bytes allocated per call (gc off,
+# gc.mem_alloc() before and after), and the allocation of a second of
+# running. Prints one JSON line. The unix port is 64-bit: its objects take
+# about twice the RP2040's bytes (8-byte pointers and words instead of 4);
+# a boxed float is 16 bytes on both.
 import gc
 import json
 import sys
@@ -28,6 +32,94 @@ class Pin:
 
 def us(t0):
     return time.ticks_diff(time.ticks_us(), t0)
+
+
+def per_call(f, reps=10):
+    # (us, bytes allocated) per call of f, garbage collection off
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    t0 = time.ticks_us()
+    for _ in range(reps):
+        f()
+    t = us(t0) / reps
+    a = (gc.mem_alloc() - a0) // reps
+    gc.enable()
+    gc.collect()
+    return t, a
+
+
+def task_table(app, src, buf, block):
+    # the loop's pieces (runtime.py step): the DSP's second close, then the
+    # meter's jobs one at a time as the loop runs them, and a display frame
+    import dsp_kernel as K
+
+    m = app.meter
+    d = m.dsp
+    fs = src.frontend.fs
+    # a second's sums, kept so the close can be repeated on the same data
+    while d.st[K.ST_N] + block < fs:
+        n = src.synth.fill(buf, block)
+        K.accumulate(buf, 0, n, d.st, d.acc)
+    st0 = array("i", d.st)
+    acc0 = array("i", d.acc)
+    last = d._last_cross
+    hook = d.on_second
+
+    def close():
+        d.st[:] = st0
+        d.acc[:] = acc0
+        d._last_cross = last
+        d._close_second()
+
+    d.on_second = None
+    out = {"dsp_close": per_call(close)}
+    d.on_second = hook
+    m.spread = True
+
+    def job(k):
+        def run():
+            m._job = k
+            m.work()
+        return run
+
+    for k, name in ((1, "job_energy_demand"), (2, "job_outputs_alarms"),
+                    (3, "job_register_image"), (4, "job_save")):
+        out[name] = per_call(job(k))
+    m._job = 0
+    out["display_frame"] = per_call(app.frame)
+    out["pulse_tick"] = per_call(lambda: app.pulse.tick(0), 100)
+    return out
+
+
+def alloc_per_second(app, src, block, seconds=5):
+    # bytes allocated per second of running the way the loop does: blocks
+    # in, the second's jobs one a call, two display frames a second. The
+    # blocks are synthesized first (the synthesizer's allocation is not
+    # the firmware's) and replayed.
+    m = app.meter
+    m.spread = True
+    fs = src.frontend.fs
+    blocks = []
+    for _ in range(fs // block):
+        b = array("i", bytes(24 * block))
+        src.synth.fill(b, block)
+        blocks.append(b)
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    for _ in range(seconds):
+        for k in range(len(blocks)):
+            app.samples(blocks[k], block)
+            m.work()
+            if k % (len(blocks) // 2) == 0:
+                app.frame()
+    a = (gc.mem_alloc() - a0) // seconds
+    gc.enable()
+    gc.collect()
+    m.finish()
+    m.spread = False
+    return a
 
 
 def main():
@@ -129,6 +221,8 @@ def main():
         rtu.sent()
     t_modbus = us(t0) / reps
     reply_len = len(r)
+    tasks = task_table(app, src, buf, block)
+    alloc_s = alloc_per_second(app, src, block)
     print(json.dumps({
         "seconds": run_s,
         "heap_free_at_start_of_process": free0,
@@ -145,6 +239,9 @@ def main():
         "save_bytes": len(persist_state) if persist_state else 0,
         "modbus_read125_us": t_modbus,
         "modbus_reply_bytes": reply_len,
+        "task_us": {k: round(v[0], 1) for k, v in tasks.items()},
+        "task_alloc_bytes": {k: v[1] for k, v in tasks.items()},
+        "alloc_bytes_per_s": alloc_s,
     }))
 
 
