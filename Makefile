@@ -79,8 +79,10 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-bench.txt
 	touch $@
 
-bench: venv $(VENV)/.bench-installed
-	$(PY) tools/bench.py
+# long runs on the emulated Pico too (tools/bench_chip.py): CHIP_SECONDS=0 skips them
+CHIP_SECONDS ?= 60
+bench: venv emu $(VENV)/.bench-installed
+	$(PY) tools/bench.py --chip-seconds $(CHIP_SECONDS)
 
 # Feed a scenario's synthetic waveforms through the DSP, print each second.
 demo: venv
@@ -97,7 +99,7 @@ docs: venv
 	$(PY) tools/gen_docs.py
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache bench/results.json
+	rm -rf build .pytest_cache .ruff_cache bench/results.json bench/chip.json
 
 # ---- the board (issue 8): pin maps, flashing, REPL -------------------------
 # make deploy BOARD=pico_ads131m06 PORT=/dev/ttyACM0   (PORT defaults to auto)

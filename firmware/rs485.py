@@ -7,15 +7,22 @@
 #   at least ADU_MAX bytes), optionally uart.txdone() (rp2: True once the
 #   ring, the FIFO and the shift register are empty, i.e. the last stop bit
 #   is out), uart.any() and uart.readinto(buf, n); de.value(v);
-#   watcher.event(), watcher.reset(), watcher.set_baud(baud) (below).
+#   watcher.event(), watcher.reset(), watcher.set_baud(baud) (below);
+#   de_timer.start(wire_us), go(), done(), abort().
 #
-# Transmit: send() raises DE, queues the reply and returns (the copy into
-# the UART's ring only). release(), called from every loop turn by
-# service(), drops DE once the frame's wire time (n characters x 11 bits /
-# baud, from the write) has passed and txdone() says the last stop bit is
-# out; a UART whose txdone() never turns True is let go at twice the wire
-# time plus STUCK_MARGIN_US, so a stuck UART cannot hold the bus. DE is
-# therefore late by at most one loop turn, never early. While DE is high
+# Transmit: send() raises DE, queues the reply (the copy into the UART's
+# ring only) and returns. Where the board has a DE timer (a PIO state
+# machine that owns the DE pin: rs485_pio.DeTimer), send() hands it the
+# frame's wire time (n characters x 11 bits / baud, rounded up) around the
+# write: DE goes up before the first start bit and falls that long after
+# write() returned, to the microsecond, however long the loop's turns are.
+# Without one, release() drops DE from the loop, at the first turn after
+# the wire time, so up to a turn late, never early. Either way release(),
+# called from every loop turn by service(), waits for txdone() (the last
+# stop bit is out) before the link listens again and a changed address,
+# baud or parity applies (rtu.sent()); a UART whose txdone() never comes
+# (or a DE timer that never reports) is let go at twice the wire time plus
+# STUCK_MARGIN_US, so a stuck UART cannot hold the bus. While DE is high
 # nothing received counts: with /RE tied to DE the receiver is off (or, on
 # boards that keep it on, hears our own echo), so the bytes and the
 # watcher's events of that time are dropped when DE falls.
@@ -46,7 +53,7 @@ _COUNT_MASK = const(0xFFFF)
 class RS485:
     STUCK_MARGIN_US = 2000
 
-    def __init__(self, uart, de, baud, watcher=None, clock=None, rx_size=256):
+    def __init__(self, uart, de, baud, watcher=None, clock=None, rx_size=256, de_timer=None):
         if clock is None:
             clock = time
         self._ticks_us = clock.ticks_us
@@ -55,6 +62,7 @@ class RS485:
         self.de = de
         de.value(0)  # receive until there is something to send
         self.watcher = watcher
+        self._de_timer = de_timer
         self._txdone = getattr(uart, "txdone", None)
         self._rx = bytearray(rx_size)
         self._rtu = None
@@ -64,11 +72,16 @@ class RS485:
         self._counted = 0  # characters the watcher counted that went to the RTU
         self._event = -1  # an event whose characters are not all read yet
         self.stuck = 0  # DE let go by the time limit: txdone() never came
+        self.tx_late = 0  # the PIO dropped DE but the UART was still shifting
+        self._de_down = False
         self._set_char(baud)  # the board made the watcher at this baud
 
     def _set_char(self, baud):
-        # Microseconds per character, rounded up so DE is never early.
+        # Microseconds per character, rounded up so DE is never early; the
+        # wire time of a frame from 1/16 us per character (a 255-byte reply
+        # then comes out at most 16 us long instead of 140 at 38400)
         self.char_us = (BITS_PER_CHAR * 1_000_000 + baud - 1) // baud
+        self._char16 = (BITS_PER_CHAR * 16_000_000 + baud - 1) // baud
 
     def set_baud(self, baud):
         # after the UART's re-init (7102/7103 changed): the watcher's clock
@@ -81,19 +94,27 @@ class RS485:
             self._event = -1
 
     def wire_us(self, nbytes):
-        return nbytes * self.char_us
+        return (nbytes * self._char16 + 15) >> 4
 
     @property
     def sending(self):
         return self._sending
 
     def send(self, buf):
-        self.de.value(1)
+        wire = (len(buf) * self._char16 + 15) >> 4
+        t = self._de_timer
+        if t is not None:
+            t.start(wire)  # DE up now
+        else:
+            self.de.value(1)
         self.uart.write(buf)
         # the UART starts shifting when write() hands the first byte to its
         # FIFO, at the end of the copy: timing from here is never early
+        if t is not None:
+            t.go()  # DE falls wire us from now
         self._t_tx = self._ticks_us()
-        self._wire = len(buf) * self.char_us
+        self._wire = wire
+        self._de_down = False
         self._sending = True
 
     def release_due_us(self):
@@ -113,11 +134,29 @@ class RS485:
         if elapsed < wire:
             return True
         txdone = self._txdone
+        limit = 2 * wire + self.STUCK_MARGIN_US
+        t = self._de_timer
+        if t is not None:
+            # DE is the PIO's: it falls at the wire time, to the microsecond
+            if not self._de_down:
+                if not t.done():
+                    if elapsed < limit:
+                        return True
+                    t.abort()
+                    self.stuck += 1
+                self._de_down = True
+                if txdone is not None and not txdone():
+                    # the UART's ring ran dry (its TX interrupt came late):
+                    # the frame's tail goes out after DE fell
+                    self.tx_late += 1
         if txdone is not None and not txdone():
-            if elapsed < 2 * wire + self.STUCK_MARGIN_US:
+            # a new baud or parity, and listening again, only once the
+            # last stop bit is out
+            if elapsed < limit:
                 return True
             self.stuck += 1
-        self.de.value(0)
+        if t is None:
+            self.de.value(0)
         self._sending = False
         self._drop_input()
         rtu = self._rtu
@@ -192,6 +231,8 @@ class RS485:
             rtu.silence(ev & EVENT_END)
 
     def deinit(self):
+        if self._de_timer is not None:
+            self._de_timer.abort()
         self.de.value(0)
         self._sending = False
 

@@ -7,7 +7,7 @@ import machine
 import pico_ads131m06
 import pico_onboard
 import rp2
-from drivers.rs485_pio import CYCLES_PER_BIT, WireWatcher, idle_counts, watch_program
+from drivers.rs485_pio import CYCLES_PER_BIT, DeTimer, WireWatcher, idle_counts, watch_program
 from modbus_rtu import ADU_MAX, timing_us
 
 # the program's own timing (drivers/rs485_pio.py): the first idle-line
@@ -80,14 +80,17 @@ def test_watcher_reset_drops_what_it_saw_and_counts_from_zero():
 
 
 def test_reference_board_uart_queues_the_largest_reply():
-    uart, de, w = pico_ads131m06._rs485(machine, 19200)
+    uart, de, w, de_timer = pico_ads131m06._rs485(machine, 19200)
     assert uart.txbuf >= ADU_MAX and uart.rxbuf >= 2 * ADU_MAX
     assert [p.id for p in uart.pins] == [0, 1] and de.id == 2 and de.value() == 0
     assert isinstance(w, WireWatcher) and w._pin.id == 1
     assert pico_ads131m06.RS485_SM in (4, 5, 6, 7)  # PIO1: PIO0 is the ADC's
+    # DE: a state machine at 1 MHz owns GP2 (1 us a count of the wire time)
+    assert isinstance(de_timer, DeTimer)
+    assert de_timer._sm.kwargs["freq"] == 1_000_000 and de_timer._sm.kwargs["set_base"] is de
 
 
 def test_onboard_board_has_the_same_rs485():
     hw = pico_onboard.make_hardware()
     assert hw.uart.txbuf >= ADU_MAX and hw.de.id == 2
-    assert isinstance(hw.rs485_watcher, WireWatcher)
+    assert isinstance(hw.rs485_watcher, WireWatcher) and isinstance(hw.rs485_de, DeTimer)

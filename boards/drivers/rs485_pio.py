@@ -147,3 +147,66 @@ class WireWatcher:
 
     def deinit(self):
         self._sm.active(0)
+
+
+def de_program(rp2):
+    """DE (driver enable) by PIO, timed to the microsecond: the loop's turn
+    does not delay the bus's release. Two words from the loop: the reply's
+    wire time (DE goes up at once, before the UART's first start bit), then
+    'go' once uart.write() has returned (the UART is already shifting: it
+    starts when write() hands its FIFO the first byte, at the end of the
+    copy), so DE falls wire time after 'go', never before the last stop
+    bit. Then a word to the RX FIFO tells the loop."""
+
+    # ruff: noqa: F821
+    @rp2.asm_pio(set_init=rp2.PIO.OUT_LOW)
+    def de():
+        pull()                      # the wire time, us - 2
+        set(pins, 1)                # DE up
+        mov(x, osr)
+        pull()                      # 'go'
+        label("wire")
+        jmp(x_dec, "wire")          # 1 us a turn (the state machine at 1 MHz)
+        set(pins, 0)                # DE down: the last stop bit is out
+        push(noblock)
+
+    return de
+
+
+class DeTimer:
+    """The DE pin driven by de_program on one state machine (the board picks
+    it) at 1 MHz; the pin becomes the PIO's. start(wire_us) / go() / done()
+    for firmware/rs485.py; abort() forces DE low (a stalled transmission)."""
+
+    def __init__(self, sm, program, de_pin):
+        self._sm = sm
+        self._program = program
+        self._pin = de_pin
+        self._init()
+
+    def _init(self):
+        # (init also empties both FIFOs and sets DE low: set_init)
+        sm = self._sm
+        sm.active(0)
+        sm.init(self._program, freq=1_000_000, set_base=self._pin)
+        sm.active(1)
+
+    def start(self, wire_us):
+        self._sm.put(wire_us - 2 if wire_us > 2 else 0)
+
+    def go(self):
+        self._sm.put(0)
+
+    def done(self):
+        sm = self._sm
+        if sm.rx_fifo():
+            sm.get()
+            return True
+        return False
+
+    def abort(self):
+        self._init()
+
+    def deinit(self):
+        self.abort()
+        self._sm.active(0)

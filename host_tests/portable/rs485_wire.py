@@ -215,3 +215,41 @@ class FakeWatcher:
         k = self._n
         self._n += 1
         return -1 if k in self.lose else e
+
+
+class FakeDeTimer:
+    """boards/drivers/rs485_pio.DeTimer on the simulated clock: DE (a Pin)
+    up at start(), down wire us after go(); done() once it is down."""
+
+    def __init__(self, clock, pin):
+        self.clock = clock
+        self.pin = pin
+        self.aborts = 0
+        self.hold = False  # a state machine that never finishes (stuck)
+        self._wire = 0
+        self._down_at = -1
+
+    def start(self, wire_us):
+        self._wire = wire_us
+        self._down_at = -1
+        self.pin.value(1)
+
+    def go(self):
+        self._down_at = self.clock.us + self._wire
+
+    def done(self):
+        if self.hold or self._down_at < 0 or self.clock.us < self._down_at:
+            return False
+        pin = self.pin
+        if pin.v:
+            # the state machine let go at _down_at, whenever the loop asks
+            pin.v = 0
+            if pin.record:
+                pin.edges.append((0, self._down_at))
+                pin.history.append(0)
+        return True
+
+    def abort(self):
+        self.aborts += 1
+        self._down_at = -1
+        self.pin.value(0)

@@ -8,7 +8,7 @@ from modbus_fakebank import FakeBank, FakeConfig
 from modbus_pdu import ModbusPdu
 from modbus_rtu import RtuSlave, crc16
 from rs485 import RS485
-from rs485_wire import FakeWatcher, Line, NoTxdoneUart, Pin, SimClock, WireUart
+from rs485_wire import FakeDeTimer, FakeWatcher, Line, NoTxdoneUart, Pin, SimClock, WireUart
 
 
 def with_crc(*b):
@@ -23,7 +23,7 @@ REPLY_1 = with_crc(0x01, 0x03, 2, 0, 1)
 
 
 class Link:
-    def __init__(self, baud=19200, watcher=True, echo=False, uart=WireUart, **uart_kw):
+    def __init__(self, baud=19200, watcher=True, echo=False, uart=WireUart, de_timer=False, **uart_kw):
         self.clock = SimClock(1000)
         self.line = Line(self.clock, baud, echo)
         self.de = Pin(self.clock)
@@ -31,7 +31,9 @@ class Link:
         self.watcher = FakeWatcher(self.line) if watcher else None
         self.cfg = FakeConfig(1, baud, "N")
         self.rtu = RtuSlave(ModbusPdu(FakeBank(self.cfg)), self.cfg)
-        self.bus = RS485(self.uart, self.de, baud, watcher=self.watcher, clock=self.clock)
+        self.de_timer = FakeDeTimer(self.clock, self.de) if de_timer else None
+        self.bus = RS485(self.uart, self.de, baud, watcher=self.watcher, clock=self.clock,
+                         de_timer=self.de_timer)
 
     def run(self, us, turn_us):
         """The main loop for us microseconds: service() once a turn."""
@@ -124,6 +126,40 @@ def test_the_reply_is_answered_with_loop_turns_of_25_ms():
     k.line.put(READ_1)
     k.run(60_000, 25_000)
     assert k.replies() == [REPLY_1]
+
+
+# ---- DE by a PIO timer (boards/drivers/rs485_pio.DeTimer) --------------------
+def test_pio_de_falls_at_the_wire_time_whatever_the_turn():
+    k = Link(19200, de_timer=True)
+    k.line.put(READ_125)
+    k.run(200_000, 30_000)  # turns of 30 ms: DE still falls on time
+    (reply, t_write, de), = k.uart.writes
+    assert len(reply) == 255 and de == 1  # up before the bytes were queued
+    (up, t_up), (down, t_down) = k.de.edges
+    assert t_up <= t_write and t_down == t_write + k.bus.wire_us(255)
+    assert not k.bus.sending and k.bus.stuck == 0 and k.bus.tx_late == 0
+
+
+def test_pio_de_then_the_loop_still_waits_for_txdone():
+    # a TX interrupt served late: the UART shifts after the PIO dropped DE;
+    # a new baud or listening again waits for the last stop bit
+    k = Link(38400, de_timer=True, txdone_late_us=400)
+    k.bus.send(bytes(20))
+    k.clock.advance(k.bus.wire_us(20))
+    assert k.bus.release() is True and k.de.value() == 0 and k.bus.tx_late == 1
+    k.clock.advance(400)
+    assert k.bus.release() is False and k.bus.tx_late == 1
+
+
+def test_pio_de_that_never_finishes_is_aborted():
+    k = Link(38400, de_timer=True)
+    k.de_timer.hold = True
+    k.bus.send(bytes(20))
+    k.clock.advance(2 * k.bus.wire_us(20) + RS485.STUCK_MARGIN_US - 1)
+    assert k.bus.release() is True and k.de.value() == 1
+    k.clock.advance(1)
+    assert k.bus.release() is False and k.de.value() == 0
+    assert k.de_timer.aborts == 1 and k.bus.stuck == 1
 
 
 # ---- receive: framing by the wire -----------------------------------------
