@@ -66,6 +66,16 @@ class Dsp:
         self._freq = 0.0
         self._last_cross = None  # last crossing time, in frames, this second
         self._gap = 0  # frames the board lost this second (add_gap)
+        # the second's means (_close_second): lists, reused, hold the
+        # float objects themselves, so reading them back allocates nothing
+        self._mu = [0.0, 0.0, 0.0]
+        self._mv = [0.0, 0.0, 0.0]
+        self._mi = [0.0, 0.0, 0.0]
+        self._mq = [0.0, 0.0, 0.0]
+        self._md = [0.0, 0.0, 0.0]
+        self._u_rms = [0.0, 0.0, 0.0]
+        self._ll_rms = [0.0, 0.0, 0.0]
+        self._i_rms = [0.0, 0.0, 0.0]
         st = self.st
         bits = frontend.bits
         st[K.ST_RAIL] = frontend.rail
@@ -217,33 +227,41 @@ class Dsp:
         acc = self.acc
         N = st[K.ST_N]
         inv = 1.0 / N
-
-        def mean(i):
-            return acc[i] * inv
-
-        def msum(pair):
-            return (acc[2 * pair + 1] * 65536.0 + acc[2 * pair]) * inv
-
+        # Once a second, but every float result is a 16-byte heap block on
+        # the RP2040 (MicroPython's object model A boxes floats): no closures
+        # or comprehensions here, and the means in reused lists.
         r = self.readings
         valid = self._valid_cfg
         flags = 0
         # mean of each phase voltage u_k, line-line d_k, current i_k, integrated q_k
-        mu = [mean(K.A_SU + k) for k in range(3)]
-        mv = [mean(K.A_SV + k) for k in range(3)]
-        mi = [mean(K.A_SI + k) for k in range(3)]
-        mq = [mean(K.A_SQ + k) for k in range(3)]
-        md = [mv[0] - mv[1], mv[1] - mv[2], mv[2] - mv[0]]
+        mu = self._mu
+        mv = self._mv
+        mi = self._mi
+        mq = self._mq
+        md = self._md
+        for k in range(3):
+            mu[k] = acc[K.A_SU + k] * inv
+            mv[k] = acc[K.A_SV + k] * inv
+            mi[k] = acc[K.A_SI + k] * inv
+            mq[k] = acc[K.A_SQ + k] * inv
+        md[0] = mv[0] - mv[1]
+        md[1] = mv[1] - mv[2]
+        md[2] = mv[2] - mv[0]
 
         freq = self._frequency(N)
-        u_rms = [0.0, 0.0, 0.0]
+        u_rms = self._u_rms
+        ll_rms = self._ll_rms
+        i_rms = self._i_rms
         for k in range(3):
-            uu = msum(k) - mu[k] * mu[k]
+            uu = _msum(acc, k, inv) - mu[k] * mu[k]
             u_rms[k] = math.sqrt(uu) * self._u_lsb[k] if uu > 0.0 else 0.0
             r[R_VLN + k] = u_rms[k]
-            dd = msum(3 + k) - md[k] * md[k]
-            r[R_VLL + k] = math.sqrt(dd) * self._ll_lsb[k] if dd > 0.0 else 0.0
-            ii = msum(6 + k) - mi[k] * mi[k]
-            r[R_I + k] = math.sqrt(ii) * self._i_lsb[k] if ii > 0.0 else 0.0
+            dd = _msum(acc, 3 + k, inv) - md[k] * md[k]
+            ll_rms[k] = math.sqrt(dd) * self._ll_lsb[k] if dd > 0.0 else 0.0
+            r[R_VLL + k] = ll_rms[k]
+            ii = _msum(acc, 6 + k, inv) - mi[k] * mi[k]
+            i_rms[k] = math.sqrt(ii) * self._i_lsb[k] if ii > 0.0 else 0.0
+            r[R_I + k] = i_rms[k]
 
         h_mag, h_arg = self._h(freq if freq > 0.0 else 60.0)
         cpsi = math.cos(h_arg)
@@ -262,13 +280,13 @@ class Dsp:
                 r[R_PF + k] = 1.0
                 continue
             scale = self._u_lsb[k] * self._i_lsb[k]
-            p = (msum(9 + k) - mu[k] * mi[k]) * scale
-            x = (msum(12 + k) - mq[k] * mi[k]) * scale * qscale
+            p = (_msum(acc, 9 + k, inv) - mu[k] * mi[k]) * scale
+            x = (_msum(acc, 12 + k, inv) - mq[k] * mi[k]) * scale * qscale
             q = (p * cpsi - x / h_mag) / spsi
             c, s = self._rot[k]
             p, q = p * c + q * s, q * c - p * s
-            sa = u_rms[k] * r[R_I + k]
-            if r[R_I + k] < self._i_no_load:
+            sa = u_rms[k] * i_rms[k]
+            if i_rms[k] < self._i_no_load:
                 p = q = sa = 0.0
             r[R_P + k] = p
             r[R_Q + k] = q
@@ -283,16 +301,16 @@ class Dsp:
         r[R_S_TOT] = stot
         r[R_PF_TOT] = ptot / stot if stot > 0.0 else 1.0
         self._book(E_TOTAL, ptot, qtot, stot, T)
-        r[R_VLL_AVG] = _avg(r, R_VLL, self.ll)
-        r[R_VLN_AVG] = _avg(r, R_VLN, self.ln)
-        r[R_I_AVG] = _avg(r, R_I, self.phases)
+        r[R_VLL_AVG] = _avg(ll_rms, self.ll)
+        r[R_VLN_AVG] = _avg(u_rms, self.ln)
+        r[R_I_AVG] = _avg(i_rms, self.phases)
         # register 146 bits 0-5: an input above its +20 % over-range point
         # ('Metering Over-Range'), i.e. at the converter's full scale. In
         # type 11 phase A's voltage is A-B, two terminals in anti-phase:
         # each carries half of it.
         ab = st[K.ST_MODE] == K.MODE_AB
         for k in range(3):
-            if r[R_I + k] > self._i_full_rms:
+            if i_rms[k] > self._i_full_rms:
                 flags |= 8 << k
             if (u_rms[k] * 0.5 if ab and k == 0 else u_rms[k]) > self._v_full_rms:
                 flags |= 1 << k
@@ -399,6 +417,11 @@ class Dsp:
         st[K.ST_OVR] = 0
 
 
+def _msum(acc, pair, inv):
+    # the mean of a 48-bit sum kept as two words (low 16 bits, the rest)
+    return (acc[2 * pair + 1] * 65536.0 + acc[2 * pair]) * inv
+
+
 def _cross_time(n, before, after):
     # the sample at frame n is `after` (>= 0), the one before is `before` (< 0)
     return n - 1 + before / (before - after)
@@ -408,10 +431,11 @@ def _round(x):
     return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
 
 
-def _avg(r, base, idx):
+def _avg(x, idx):
+    # the mean of x[k], k in idx (the inputs the system type has)
     if not idx:
         return 0.0
     s = 0.0
     for k in idx:
-        s += r[base + k]
+        s += x[k]
     return s / len(idx)
