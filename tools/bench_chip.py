@@ -58,7 +58,7 @@ WINDOW_FROM = 6.0  # s after reset: boot, set-up requests and their saves are be
 SETUP_AT = 3.0
 POLL_EVERY = 0.25
 POLL_START, POLL_COUNT = 256, 125  # registers 257-381
-DRAIN_S = 1.5  # after the ADC stops: the ring drains, the probe reports
+DRAIN_S = 2.5  # after the ADC stops: the ring drains, the probe reports (once a second)
 NODE_TIMEOUT_S = 4 * 3600  # a guard against a hung emulator, not a speed target
 
 TARGETS = {"busy_pct": 25.0, "heap_free": 65536, "heap_block": 16384, "alloc_per_s": 2048,
