@@ -28,7 +28,9 @@ import runtime
 from ads131_sim import Ads131m06Sim
 from fram_sim import FramSim
 from nvstore import FileBackend, NvStore
+from rs485_wire import FakeWatcher, Line, WireUart
 from scenario import parse
+from simclock import SimClock
 from synth import Synth
 from ui_glyphs import GLYPHS
 
@@ -106,42 +108,40 @@ class Player:
             self.frames = None  # configuration may change STATUS
 
 
-class Clock:
-    """Simulated time; sleep_ms() advances it and fires DRDY (the ADC's
-    conversions) on the way, unless the line is dead or IRQs are off."""
+class Clock(SimClock):
+    """The one simulated clock (host_tests/fakes/simclock.py): the
+    firmware's ticks and sleeps, the RS-485 wire, and the ADC's conversions,
+    every 400 us unless the DRDY line is dead. The PIO clocks each frame
+    and DMA moves it whatever the CPU does, interrupts off included."""
 
     def __init__(self, hw):
-        self.us = 0
+        super().__init__()
         self.hw = hw
         self.drdy_on = True
-        self._next_drdy = PERIOD_US
+        self.every(PERIOD_US, self._conversion)
 
-    def ticks_us(self):
-        return self.us & 0x3FFFFFFF
-
-    def ticks_ms(self):
-        return (self.us // 1000) & 0x3FFFFFFF
-
-    @staticmethod
-    def ticks_diff(a, b):
-        d = (a - b) & 0x3FFFFFFF
-        return d - 0x40000000 if d & 0x20000000 else d
+    def _conversion(self):
+        if self.drdy_on:
+            adc = self.hw.adc
+            adc.sm.chip.drdy_pulse(adc.drdy)
 
     def advance_us(self, dt, irqs=True):
-        # DRDY pulses reach the ADC driver's PIO state machine, which clocks
-        # the frame and DMA moves it, interrupts on or off (`irqs` is kept
-        # for the flash stalls' callers: a stall no longer loses frames)
-        end = self.us + dt
-        adc = self.hw.adc
-        while self._next_drdy <= end:
-            self.us = self._next_drdy
-            self._next_drdy += PERIOD_US
-            if self.drdy_on:
-                adc.sm.chip.drdy_pulse(adc.drdy)
-        self.us = end
+        # `irqs` is kept for the flash stalls' callers: PIO and DMA run on
+        super().advance_us(dt)
 
-    def sleep_ms(self, ms):
-        self.advance_us(1000 * ms)
+
+class BoardUart(WireUart):
+    """rs485_wire's UART on the simulated line, with machine.UART's init()
+    (the runtime sets the line's format at start and after 7102/7103)."""
+
+    def __init__(self, line, de):
+        super().__init__(line, de)
+        self.inits = []
+
+    def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kw):
+        self.inits.append((baudrate, bits, parity, stop))
+        self.line.baud = baudrate
+        self.line.bit_us = 1_000_000 / baudrate
 
 
 class StallingBackend(FileBackend):
@@ -178,8 +178,12 @@ def adu(pdu, addr=1):
 
 
 class Master:
-    def __init__(self, rt):
+    """A Modbus master on the simulated line: the request goes out a
+    character at a time at the baud rate while the runtime turns."""
+
+    def __init__(self, rt, line):
         self.rt = rt
+        self.line = line
         self.uart = rt.hw.uart
 
     def request(self, pdu):
@@ -189,13 +193,13 @@ class Master:
             rt.step()
             rt.clock.advance_us(500)
         n0 = len(uart.writes)
-        uart.inject(adu(pdu))
+        self.line.put(adu(pdu))
         deadline = rt.clock.us + 2_000_000  # simulated: the harness has one clock
-        while len(uart.writes) == n0:  # t3.5 on the simulated clock (rs485.py)
+        while len(uart.writes) == n0:  # framed by the wire's silences (watcher)
             assert rt.clock.us < deadline, "no reply"
             rt.step()
             rt.clock.advance_us(500)
-        data, de = uart.writes[-1]
+        data, _t, de = uart.writes[-1]
         assert de == 1, "reply sent with DE low"
         assert crc16(data) == 0 and data[0] == 1
         return data[1:-2]
@@ -291,11 +295,13 @@ class Bench:
         hw.fram.spi.device = fram
         for p in hw.buttons + (hw.powerfail,):
             p.value(1)  # released; supply good
-        hw.uart.de = hw.de
-        hw.rs485_watcher = None  # the fake UART has no wire: requests framed by poll time
-        hw.rs485_de = None  # and DE by the loop (the fake UART records DE at each write)
         clock = self.clock = Clock(hw)
-        hw.adc._ticks = clock.ticks_us  # the driver's DRDY gap timer on simulated time
+        # RS-485: the master's line, the UART and the RX-pin watcher (the
+        # board's PIO program, faked) on the same wire and clock; DE by the loop
+        self.line = Line(clock, 19200)
+        hw.uart = BoardUart(self.line, hw.de)
+        hw.rs485_watcher = FakeWatcher(self.line)
+        hw.rs485_de = None
         self.good = one_second(scenario())
         self.player.load(self.good)
         self.wdt = machine.WDT(timeout=runtime.Runtime.WDT_MS)
@@ -306,7 +312,7 @@ class Bench:
         self.rt = runtime.Runtime(hw, store, clock, self.wdt)
         if store is not None and hasattr(self, "backend"):
             self.backend.clock = clock
-        self.modbus = Master(self.rt)
+        self.modbus = Master(self.rt, self.line)
         self.lcd = LcdDecoder(hw.i2c)
 
     def run(self, seconds):

@@ -24,9 +24,9 @@ import readings as R
 import runtime
 from fram_sim import FramSim
 from modbus_rtu import timing_us
-from rs485_wire import FakeWatcher, Line, WireUart
+from rs485_wire import FakeWatcher, Line
 from simclock import SimClock
-from test_runtime import FS, Player, adu, crc16, one_second, scenario
+from test_runtime import FS, BoardUart, Player, adu, crc16, one_second, scenario
 
 PERIOD_US = 1_000_000 // FS
 P_TOTAL_W = 3 * 230.0 * 40.0 * 0.8660254037844386  # the scenario: 230 V, 40 A, 30 deg lag
@@ -43,15 +43,6 @@ COST_US = {
     "reply": 6000,  # building a 125-register reply (PDU + CRC)
 }
 I2C_BYTE_US = 90  # 100 kHz, 9 bits a byte
-
-
-class BoardUart(WireUart):
-    """rs485_wire's UART on the line, with machine.UART's init() (the
-    runtime sets the line's format at start and after 7102/7103)."""
-
-    def init(self, baudrate=9600, bits=8, parity=None, stop=1, **kw):
-        self.line.baud = baudrate
-        self.line.bit_us = 1_000_000 / baudrate
 
 
 class WireMaster:
@@ -128,6 +119,7 @@ class ClockBench:
         self.line = Line(clock, 19200)
         hw.uart = BoardUart(self.line, hw.de)
         hw.rs485_watcher = FakeWatcher(self.line)
+        hw.rs485_de = None  # DE dropped by the loop (rs485.release)
         # the ADC converts every 400 us whatever the CPU does (PIO + DMA)
         self.drdy = 0
         adc = hw.adc
