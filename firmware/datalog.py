@@ -368,6 +368,10 @@ class DataLog:
     def take(self, bank):
         """From RegisterBank.refresh when a sub-interval has closed: the
         row is the registers as a read of this second gives them."""
+        self._take(bank)
+        self.bank.stale()  # 160-168 changed: re-encoded at their next read
+
+    def _take(self, bank):
         self.due = False
         self._ev_last = self._ev
         self._ev = 0
@@ -442,6 +446,7 @@ class DataLog:
         self._publish()
         self._coll = 0
         self._ev |= ST_RESET
+        self.bank.stale()
 
     # ---- reading -----------------------------------------------------------
     def filled(self):

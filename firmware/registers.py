@@ -4,13 +4,16 @@
 # tools/gen_docs.py into one 10-byte record a row, so nothing is built here
 # at start and regmap.py never goes onto the board.
 #
-# A read encodes just the registers it asks for, from a snapshot refresh()
-# takes once a second (and after a write or a command): the readings'
-# bytes, the energy counts, demand, counters, clock words and error bits
-# (about fifty references and 116 bytes, nothing allocated). The meter
-# model may update its parts in separate loop turns (meter.work()); a read
-# between them still sees the last second whole. Nothing is re-encoded
-# every second and no image is double-buffered.
+# Registers are encoded when read, from a snapshot refresh() takes once a
+# second (and after a write or a command): the readings' bytes, the energy
+# counts, demand, counters, clock words and error bits (about fifty
+# references and 116 bytes, nothing allocated). A snapshot marks every row
+# of the image stale; a read encodes the stale rows it touches (each at
+# most once a second, however often a master polls it) and copies. Rows
+# nobody reads are never encoded. The meter model may update its parts in
+# separate loop turns (meter.work()); a read between them still sees the
+# last second whole. There is one image, not two: encoding runs on the
+# loop between Modbus requests, never inside one.
 #
 # Encoding (datasheet 'Modbus Point Map Overview', addendum): 32-bit values
 # most significant register first; IEEE 754 floats; QNAN (0x8000,
@@ -29,7 +32,7 @@ import regtable as T
 from alarms import events
 from compat import IS_MICROPYTHON, ptr8  # noqa: F401  (viper cast; a no-op on CPython)
 from config import PHASES, ConfigError
-from energy import K_VAH_NET, K_WH_NET, MWS_PER_KWH, MWS_PER_WH, scaled
+from energy import K_VAH_NET, K_WH_NET, MWS_PER_KWH, MWS_PER_WH
 from readings import E_KINDS, N_ENERGIES, N_READINGS, R_I, R_I_AVG
 
 # Modbus exception codes returned by read() and write()
@@ -66,6 +69,7 @@ _S_CMD = const(14)  # 129: reads 0
 _S_SSEVT = const(15)
 _S_SSSF = const(16)
 _I_SUM = const(255)
+_DYNAMIC = (_S_READ, _S_EN, _S_DM, _S_CTR, _S_ERR, _S_RESETS, _S_RTC, _S_LOG, _S_SSEVT)
 # encodings
 _E_RAW = const(0)  # integer as is (masked to the width)
 _E_PHYS = const(1)  # physical value -> scaled, rounded, clamped 16-bit
@@ -100,6 +104,32 @@ def _fill(dst: ptr8, doff: int, words: int, hi: int, lo: int):
         dst[doff + 2 * i] = hi
         dst[doff + 2 * i + 1] = lo
         i += 1
+
+
+@micropython.viper
+def _set_all(b: ptr8, n: int):
+    i = 0
+    while i < n:
+        b[i] = 1
+        i += 1
+
+
+@micropython.viper
+def _or(dst: ptr8, src: ptr8, n: int):
+    i = 0
+    while i < n:
+        dst[i] |= src[i]
+        i += 1
+
+
+@micropython.viper
+def _next_set(b: ptr8, i: int, stop: int) -> int:
+    # the first index >= i with b[index] != 0, or stop
+    while i < stop:
+        if b[i]:
+            return i
+        i += 1
+    return stop
 
 
 # Scaling a float32 reading for a register without a float object (a
@@ -207,6 +237,26 @@ class RegisterBank:
         self._rows = T.ROWS
         self._n = len(T.ROWS) // _REC
         self._tmp = bytearray(32)  # one row encoded (the longest: string(32))
+        # the image: every block's registers, rows encoded on first read after
+        # each snapshot (_dirty: 1 = not yet); gaps stay GAP_WORD
+        blocks = []
+        nwords = 0
+        for first, last in T.BLOCKS:
+            blocks.append((first, last, nwords))
+            nwords += last - first + 1
+        self._blocks = tuple(blocks)
+        self._img = bytearray(2 * nwords)
+        _fill(self._img, 0, nwords, T.GAP_WORD >> 8, T.GAP_WORD & 0xFF)
+        self._dirty = bytearray(b"\x01" * self._n)
+        # rows whose values change from one second to the next; the others
+        # (configuration, constants, strings, scale factors, calibration)
+        # are encoded again only after a write or a configuration change
+        dyn = bytearray(self._n)
+        r = self._rows
+        for i in range(self._n):
+            dyn[i] = r[_REC * i + 4] in _DYNAMIC
+        self._dyn = dyn
+        self._ediv = [None] * (2 * len(T.SCALES))  # energy (multiplier, divisor) by format, scale
         self._w = bytearray(2)
         self._t4 = bytearray(4)  # a scaled float32, before rounding
         self._fb = bytearray(4)  # a demand value (a Python float) as float32
@@ -241,12 +291,14 @@ class RegisterBank:
             self.valid = valid
         if errors is not None:
             self.errors = errors
-        self._snapshot()
+        self._snapshot(readings is not None)
         dl = self.datalog
         if dl is not None and dl.due:
             dl.take(self)
 
-    def _snapshot(self):
+    def _snapshot(self, second):
+        # second: a closed second (only the values that change every second
+        # are stale); else anything may have changed
         r = self.readings
         if r is not None:
             _copy(self._rb, 0, r if IS_MICROPYTHON else memoryview(r).cast("B"), 0, 4 * N_READINGS)
@@ -277,6 +329,18 @@ class RegisterBank:
             for i in range(3):
                 self._clk[i] = c.word(i)
         self._uv = self.under_voltage
+        e = self._ediv
+        for i in range(len(e)):
+            e[i] = None
+        if second:
+            _or(self._dirty, self._dyn, self._n)
+        else:
+            self.stale()
+
+    def stale(self):
+        """Values behind the image changed outside a snapshot (the data
+        log's 160-168): every row is encoded again at its next read."""
+        _set_all(self._dirty, self._n)
 
     def word(self, reg):
         """Register reg (base 1) as an int 0..65535 (the data log's rows)."""
@@ -309,21 +373,47 @@ class RegisterBank:
             return p
         return -1
 
-    def _encode_range(self, reg, end, out, off):
+    def _encode_rows(self, reg, end, base):
+        # encode the rows of reg..end still stale since the snapshot into
+        # the image (block at image word `base` + register), each once
+        r = self._rows
+        dirty = self._dirty
+        i = self._first(reg)
+        stop = self._first(end + 1)
+        if stop < self._n and (r[_REC * stop] << 8 | r[_REC * stop + 1]) <= end:
+            stop += 1  # a row that starts inside the range and ends after it
+        while True:
+            i = _next_set(dirty, i, stop)
+            if i >= stop:
+                return
+            self._encode_row(i, base)
+            i += 1
+
+    def _encode_row(self, i, base):
+        self._dirty[i] = 0
+        p = _REC * i
         r = self._rows
         tmp = self._tmp
-        p = _REC * self._first(reg)
-        stop = _REC * self._n
-        while p < stop:
-            r0 = r[p] << 8 | r[p + 1]
-            if r0 > end:
-                break
-            r1 = r0 + r[p + 2] - 1
-            self._encode(p, tmp)
-            s = r0 if r0 > reg else reg
-            e = r1 if r1 < end else end
-            _copy(out, off + 2 * (s - reg), tmp, 2 * (s - r0), 2 * (e - s + 1))
-            p += _REC
+        self._encode(p, tmp)
+        _copy(self._img, 2 * (base + (r[p] << 8 | r[p + 1])), tmp, 0, 2 * r[p + 2])
+
+    def prepare(self, rows=8):
+        """Encode up to `rows` stale rows ahead of the reads, in register
+        order (for the loop's idle turns: the first read after a second
+        then finds them encoded). True while stale rows remain."""
+        dirty = self._dirty
+        n = self._n
+        r = self._rows
+        i = _next_set(dirty, 0, n)
+        while i < n and rows > 0:
+            reg = r[_REC * i] << 8 | r[_REC * i + 1]
+            for first, last, base in self._blocks:
+                if first <= reg <= last:
+                    self._encode_row(i, base - first)
+                    break
+            rows -= 1
+            i = _next_set(dirty, i + 1, n)
+        return i < n
 
     def _encode(self, p, buf):
         r = self._rows
@@ -350,16 +440,37 @@ class RegisterBank:
         if s == _S_READ or s == _S_DM:
             self._encode_float(p, buf, fmt, s, a, b, enc)
             return
+        if enc == _E_ENERGY:
+            self._encode_energy(p, buf, fmt, a, b)
+            return
         v = self._value(s, a, b)
         if v is None:
             _put_absent(buf, fmt)
         elif enc == _E_RAW:
             _put_int(buf, 0, w, v)
-        elif enc == _E_FLOAT:  # energies and counters (ints)
+        else:  # _E_FLOAT: energies and counters (ints)
             struct.pack_into(">f", buf, 0, v / MWS_PER_KWH if s == _S_EN else v)
-        else:  # _E_ENERGY
+
+    def _encode_energy(self, p, buf, fmt, a, b):
+        # a count of mWs -> kWh (native) or Wh (SunSpec acc32) x 10^-exp,
+        # truncated toward zero (energy.scaled) with the second's
+        # multiplier and divisor
+        v = self._value(_S_EN, a, b)
+        if v is None:
+            _put_absent(buf, fmt)
+            return
+        k = self._rows[p + 8] * 2 + (fmt == _F_ACC32)
+        md = self._ediv[k]
+        if md is None:
+            exp = self._exp(self._rows[p + 8])
             base = MWS_PER_WH if fmt == _F_ACC32 else MWS_PER_KWH
-            _put_int(buf, 0, 2, scaled(v, base, self._exp(self._rows[p + 8])))
+            md = (1, base * 10 ** exp) if exp >= 0 else (10 ** -exp, base)
+            self._ediv[k] = md
+        if v < 0:
+            v = -(-v * md[0] // md[1])
+        else:
+            v = v * md[0] // md[1]
+        _put_int(buf, 0, 2, v)
 
     def _encode_float(self, p, buf, fmt, s, a, b, enc):
         # a reading or a demand value: scaled by a power of ten in viper,
@@ -470,11 +581,11 @@ class RegisterBank:
             else:
                 dl.read_window(reg - lw[0], count, out, off)
             return OK
-        for first, last in T.BLOCKS:
+        for first, last, base in self._blocks:
             if first <= reg and end <= last:
-                # registers no row covers read GAP_WORD
-                _fill(out, off, count, T.GAP_WORD >> 8, T.GAP_WORD & 0xFF)
-                self._encode_range(reg, end, out, off)
+                base -= first  # image word of register 0 of this block
+                self._encode_rows(reg, end, base)
+                _copy(out, off, self._img, 2 * (base + reg), 2 * count)
                 return OK
         return ILLEGAL_ADDRESS
 

@@ -307,3 +307,30 @@ def test_frames_gap_7301_counts_billed_frames_read_only():
     m.counters.frames_gap = 0xFFFFFFFF
     m.bank.refresh()
     assert _u32(m, 7301) == 0xFFFFFFFF
+
+
+def test_prepare_encodes_ahead_and_reads_agree():
+    # prepare() encodes stale rows in register order on idle turns; a read
+    # afterwards copies them, and gives what an on-demand encode gives
+    m = _meter()
+    _feed(m, {R_P_TOT: 12340.0, R_FREQ: 60.01, R_VLN: 277.0, R_VLL_AVG: 480.0})
+    want = [bytes(_read(m, reg, 100)) for reg in (1, 257, 40001)]
+    _feed(m, {R_P_TOT: 12340.0, R_FREQ: 60.01, R_VLN: 277.0, R_VLL_AVG: 480.0})
+    n = 0
+    while m.bank.prepare(16):
+        n += 1
+    assert 10 < n < 100 and not m.bank.prepare(16)
+    assert [bytes(_read(m, reg, 100)) for reg in (1, 257, 40001)] == want
+
+
+def test_a_read_sees_the_last_snapshot_not_live_values():
+    # the meter may update energy in one loop turn and the image in a later
+    # one (meter.work): reads keep the snapshot until refresh()
+    m = _meter()
+    before = _u32(m, 3)
+    ws = array("f", [0.0] * N_ENERGIES)
+    ws[E_KINDS * E_TOTAL + E_WH_IMP] = 3.6e9  # 1000 kWh
+    m.energy.add(ws)
+    assert _u32(m, 3) == before
+    m.bank.refresh(errors=0)
+    assert _u32(m, 3) != before
