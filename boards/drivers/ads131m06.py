@@ -35,8 +35,12 @@
 # polynomial 0x1021, seed 0xFFFF, MODE.CRC_TYPE = 0) covers every byte
 # before it, so the CRC run over all 24 bytes (CRC word and its pad byte
 # included) is 0 for a good frame. MODE.RX_CRC_EN = 1 makes the ADC check
-# the CRC we send after each command (a flipped MOSI bit can then not turn a
-# NULL into a WREG or RESET); every frame we send carries one.
+# the CRC we send with each command (datasheet, 'Cyclic Redundancy
+# Check'): a frame failing it is not executed (a flipped MOSI bit cannot
+# turn a NULL into a RESET or STANDBY) -- except WREG, which executes
+# anyway -- and sets STATUS.CRC_ERR, for every command, NULL included.
+# Every frame we send carries its CRC, so CRC_ERR keeps meaning "a bit of
+# ours was flipped".
 #
 # Acquisition, without the CPU (docs/acquisition.md has the figures):
 #   PIO: a state machine (frame_clock_program) waits for DRDY low (MODE.
@@ -58,8 +62,8 @@
 #   the reader knows exactly how many frames are there and how many it
 #   missed; no frame straddles the ring's end (its length is whole frames).
 #   Nothing runs on the CPU per frame: no interrupt, no Python.
-#   The input CRC: MODE.RX_CRC_EN stays on (a flipped MOSI bit cannot turn
-#   a NULL into a command), so the PIO sends the NULL frame's CRC word too:
+#   The input CRC: MODE.RX_CRC_EN stays on, and as a NULL without its CRC
+#   would set STATUS.CRC_ERR in every frame, the PIO sends the CRC word too:
 #   bytes 3 and 4 come from the Y register, loaded once at start with
 #   (bit-reversed CRC high byte) << 24 | CRC low byte (`mov isr, ::y` puts
 #   the high byte in bits 7:0, `mov isr, y` the low byte; DMA byte reads of
@@ -223,7 +227,7 @@ def frame_clock_program(rp2):
     Pins: set_base = CS, in_base = DRDY. Y must be loaded first (put(), the
     first two instructions) with null_crc_word(). 24 pushes 1.5 us apart at
     PIO_HZ; the last byte leaves the SPI 1 us after its push, CS rises 4.5
-    us after it. 23 instructions."""
+    us after it. 17 instructions (PIO0 keeps 15 for others)."""
 
     @rp2.asm_pio(set_init=rp2.PIO.OUT_HIGH, in_shiftdir=rp2.PIO.SHIFT_LEFT)
     def frame_clock():
