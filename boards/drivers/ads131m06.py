@@ -425,6 +425,14 @@ class ADS131M06(FrameRing):
         self.sm = sm
         self.program = program
         self.dma_tx, self.dma_rx, self.ctl_tx, self.ctl_rx = dma
+        # A soft reset stops the PIO and unclaims rp2.DMA channels (their
+        # finaliser) without aborting them: an rx channel of the last
+        # session could still wait on the SPI's RX DREQ and take init()'s
+        # bytes into a freed ring. The same board claims the same channels
+        # again: abort them first. (On the emulated chip a soft reset then
+        # init() and start() work with and without this.)
+        for ch in dma:
+            ch.active(0)
         self._spi_dr = spi_dr
         self._spi_dreq = spi_dreq
         self._pio_rxf = _PIO_BASE[sm_id >> 2] + _PIO_RXF + 4 * (sm_id & 3)
