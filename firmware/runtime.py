@@ -66,7 +66,7 @@ def _rtc(hw):
 class Runtime:
     BLOCK_FRAMES = 128  # frames per read_block: 51 ms at 2500/s, half the ring
     MIN_FRAMES = 64  # wait for this many (26 ms): the DSP's per-call cost stays small
-    TURN_MS = 4  # a turn's period: Modbus replies within it, a pulse edge is timed apart
+    TURN_MS = 5  # a turn's period: Modbus answered within it, DE and pulse edges timed apart
     BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
     DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
@@ -224,6 +224,13 @@ class Runtime:
         now = clock.ticks_ms()
         diff = clock.ticks_diff
         n = 0
+        # Modbus first: a request whose t3.5 has passed is answered before
+        # the turn's long task
+        try:
+            self.rs485.service(self.rtu)
+            self.beat[_PART_MODBUS] = now
+        except Exception as e:
+            self._caught(_PART_MODBUS, e)
         long = True  # one long task a turn: a block, a job, the display or health
         if self.fe_running and self.source.available() >= self.MIN_FRAMES:
             try:
@@ -231,8 +238,8 @@ class Runtime:
                 n = self.source.read_block(buf, self.BLOCK_FRAMES)
                 lost = getattr(self.source, "lost", 0)
                 if lost != self._lost:
-                    # frames gone while interrupts were off (flash writes):
-                    # billed at the power measured around them
+                    # frames the driver could not hand over (overrun, bad
+                    # CRC): billed at the power measured around them
                     self.app.frames_lost(lost - self._lost)
                     self._lost = lost
                 if n:
@@ -257,11 +264,6 @@ class Runtime:
                 self._caught(_PART_DSP, e)
         else:
             long = False
-        try:
-            self.rs485.service(self.rtu)
-            self.beat[_PART_MODBUS] = now
-        except Exception as e:
-            self._caught(_PART_MODBUS, e)
         app = self.app
         self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
         if diff(now, self._btn_ms) >= self.BUTTON_MS:
