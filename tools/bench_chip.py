@@ -318,8 +318,11 @@ def _source():
     def git(*a):
         return subprocess.run(["git"] + list(a), capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return os.environ.get("BENCH_SOURCE", "a tree outside git")
     dirty = git("status", "--porcelain", "--", "firmware", "boards")
-    return git("rev-parse", "--short", "HEAD") + (" + uncommitted firmware/boards changes" if dirty else "")
+    return head + (" + uncommitted firmware/boards changes" if dirty else "")
 
 
 def run_all(seconds, bauds, jobs, workdir, kinds=("main", "probe")):
