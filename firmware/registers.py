@@ -136,86 +136,75 @@ def _next_set(b: ptr8, i: int, stop: int) -> int:
 # float is a heap object on the Pico): the reading's bits times a power of
 # ten's bits in integer arithmetic. 24 x 24-bit mantissas in 12-bit halves:
 # every partial product < 2^25, the sum < 2^29, so 32-bit safe; the dropped
-# low bits and round-half-up put the result within 1 ulp of IEEE's.
+# low bits and round-half-up put the result within 1 ulp of IEEE's. One
+# call does a whole register (a Python call costs more than the arithmetic).
 @micropython.viper
-def _f32_mul(dst: ptr8, src: ptr8, si: int, k: ptr8, ki: int):
-    # dst[0..3] = big-endian float32 of (little-endian float32 at src[si])
-    # x (float32 at k[ki], a positive normal); ki < 0: no scaling
+def _f32_put(dst: ptr8, doff: int, src: ptr8, si: int, k: ptr8, ki: int, lo: int):
+    # the little-endian float32 at src[si] times the float32 at k[ki] (a
+    # positive normal; ki < 0: times 1) into dst[doff]: lo == 1 as a
+    # big-endian float32, else rounded half away from zero, clamped to
+    # lo..32767, as a big-endian 16-bit word (a NaN gives 0)
     b3 = src[si + 3]
     b2 = src[si + 2]
     b1 = src[si + 1]
     b0 = src[si]
     sign = b3 & 0x80
-    ex = ((b3 & 0x7F) << 1) | (b2 >> 7)
-    if ex == 255 or ki < 0:  # NaN, infinity, or unscaled: as is
-        dst[0] = b3
-        dst[1] = b2
-        dst[2] = b1
-        dst[3] = b0
-        return
-    dst[1] = 0
-    dst[2] = 0
-    dst[3] = 0
-    if ex == 0:  # zero (a denormal reads as zero)
-        dst[0] = sign
-        return
-    mx = (((b2 & 0x7F) | 0x80) << 16) | (b1 << 8) | b0
-    ek = ((k[ki + 3] & 0x7F) << 1) | (k[ki + 2] >> 7)
-    mk = (((k[ki + 2] & 0x7F) | 0x80) << 16) | (k[ki + 1] << 8) | k[ki]
-    xh = mx >> 12
-    xl = mx & 0xFFF
-    kh = mk >> 12
-    kl = mk & 0xFFF
-    # the 48-bit product >> 20
-    q = ((xh * kh) << 4) + ((xh * kl + xl * kh) >> 8) + ((xl * kl) >> 20)
-    e = ex + ek - 127
-    if q >= 0x8000000:
-        m = (q >> 4) + ((q >> 3) & 1)
-        e += 1
-    else:
-        m = (q >> 3) + ((q >> 2) & 1)
-    if m >= 0x1000000:
-        m >>= 1
-        e += 1
-    if m < 0x800000:
-        m = 0x800000
-    if e <= 0:  # underflow: zero
-        dst[0] = sign
-    elif e >= 255:  # overflow: infinity
-        dst[0] = sign | 0x7F
-        dst[1] = 0x80
-    else:
-        dst[0] = sign | (e >> 1)
-        dst[1] = ((e & 1) << 7) | ((m >> 16) & 0x7F)
-        dst[2] = (m >> 8) & 0xFF
-        dst[3] = m & 0xFF
-
-
-@micropython.viper
-def _f32_round(t: ptr8, lo: int) -> int:
-    # the big-endian float32 at t[0..3] rounded half away from zero and
-    # clamped to lo..32767 (a NaN reads 0)
-    sign = t[0] & 0x80
-    e = ((t[0] & 0x7F) << 1) | (t[1] >> 7)
-    m = (((t[1] & 0x7F) | 0x80) << 16) | (t[2] << 8) | t[3]
+    e = ((b3 & 0x7F) << 1) | (b2 >> 7)
+    m = (((b2 & 0x7F) | 0x80) << 16) | (b1 << 8) | b0
     if e == 0:
-        return 0
-    if e == 255 and (m & 0x7FFFFF):
-        return 0
-    sh = 150 - e  # value = m / 2^sh
-    if sh <= 8:
-        n = 32768  # >= 2^15: clamped below
-    elif sh > 24:
-        n = 0  # < 0.5
+        m = 0  # zero (a denormal reads as zero)
+    elif e != 255 and ki >= 0:
+        ek = ((k[ki + 3] & 0x7F) << 1) | (k[ki + 2] >> 7)
+        mk = (((k[ki + 2] & 0x7F) | 0x80) << 16) | (k[ki + 1] << 8) | k[ki]
+        xh = m >> 12
+        xl = m & 0xFFF
+        kh = mk >> 12
+        kl = mk & 0xFFF
+        # the 48-bit product >> 20
+        q = ((xh * kh) << 4) + ((xh * kl + xl * kh) >> 8) + ((xl * kl) >> 20)
+        e = e + ek - 127
+        if q >= 0x8000000:
+            m = (q >> 4) + ((q >> 3) & 1)
+            e += 1
+        else:
+            m = (q >> 3) + ((q >> 2) & 1)
+        if m >= 0x1000000:
+            m >>= 1
+            e += 1
+        if m < 0x800000:
+            m = 0x800000
+        if e <= 0:  # underflow: zero
+            e = 0
+            m = 0
+        elif e >= 255:  # overflow: infinity
+            e = 255
+            m = 0x800000
+    if lo == 1:
+        dst[doff] = sign | (e >> 1)
+        dst[doff + 1] = ((e & 1) << 7) | ((m >> 16) & 0x7F)
+        dst[doff + 2] = (m >> 8) & 0xFF
+        dst[doff + 3] = m & 0xFF
+        return
+    if e == 0:
+        n = 0
+    elif e == 255 and (m & 0x7FFFFF):
+        n = 0  # NaN
     else:
-        n = (m + (1 << (sh - 1))) >> sh
-    if sign:
-        n = -n
+        sh = 150 - e  # value = m / 2^sh
+        if sh <= 8:
+            n = 32768  # >= 2^15: clamped below
+        elif sh > 24:
+            n = 0  # < 0.5
+        else:
+            n = (m + (1 << (sh - 1))) >> sh
+        if sign:
+            n = -n
     if n < lo:
-        return lo
+        n = lo
     if n > 32767:
-        return 32767
-    return n
+        n = 32767
+    dst[doff] = (n >> 8) & 0xFF
+    dst[doff + 1] = n & 0xFF
 
 
 class RegisterBank:
@@ -236,7 +225,6 @@ class RegisterBank:
         self.datalog = None  # datalog.DataLog: 160-168, 8000-13760, takes rows
         self._rows = T.ROWS
         self._n = len(T.ROWS) // _REC
-        self._tmp = bytearray(32)  # one row encoded (the longest: string(32))
         # the image: every block's registers, rows encoded on first read after
         # each snapshot (_dirty: 1 = not yet); gaps stay GAP_WORD
         blocks = []
@@ -258,15 +246,13 @@ class RegisterBank:
         self._dyn = dyn
         self._ediv = [None] * (2 * len(T.SCALES))  # energy (multiplier, divisor) by format, scale
         self._w = bytearray(2)
-        self._t4 = bytearray(4)  # a scaled float32, before rounding
-        self._fb = bytearray(4)  # a demand value (a Python float) as float32
         # the snapshot (refresh): readings, energy counts, demand, counters,
         # clock words 155-157, the under-voltage flag
         self._rd = array("f", bytes(4 * N_READINGS))
         self._rb = self._rd if IS_MICROPYTHON else memoryview(self._rd).cast("B")  # viper reads it
         self._en = [0] * N_ENERGIES
         self._resets = 0
-        self._dm = [0.0] * 9
+        self._dmb = bytearray(36)  # demand 29-37 as float32: present, import peaks, export peaks
         self._ctr = [0] * len(T.CTRS)
         self._clk = [0, 0, 0]
         self._uv = False
@@ -316,11 +302,12 @@ class RegisterBank:
             s[i] = c[i]
         self._resets = en.resets
         d = self.demand
-        s = self._dm
+        s = self._dmb
         for k in range(3):
-            s[k] = d.present[k]
-            s[3 + k] = d.peak_imp[k]
-            s[6 + k] = d.peak_exp[k]
+            # existing float objects packed as float32: nothing allocated
+            struct.pack_into("<f", s, 4 * k, d.present[k])
+            struct.pack_into("<f", s, 12 + 4 * k, d.peak_imp[k])
+            struct.pack_into("<f", s, 24 + 4 * k, d.peak_exp[k])
         s = self._ctr
         for i in range(len(s)):
             s[i] = getattr(self.counters, T.CTRS[i])
@@ -390,12 +377,94 @@ class RegisterBank:
             i += 1
 
     def _encode_row(self, i, base):
+        # row i into the image (its block's word `base` + register); the
+        # common sources first, with as few calls as possible
         self._dirty[i] = 0
-        p = _REC * i
         r = self._rows
-        tmp = self._tmp
-        self._encode(p, tmp)
-        _copy(self._img, 2 * (base + (r[p] << 8 | r[p + 1])), tmp, 0, 2 * r[p + 2])
+        p = _REC * i
+        img = self._img
+        off = 2 * (base + (r[p] << 8 | r[p + 1]))
+        s = r[p + 4]
+        a = r[p + 5]
+        fmt = r[p + 3]
+        if s == _S_READ or s == _S_DM:
+            if s == _S_DM:
+                src = self._dmb
+                si = 4 * a
+            elif a == _I_SUM:
+                if self.readings is None or not self.valid >> R_I_AVG & 1:
+                    _put_absent(img, off, fmt)
+                    return
+                src = self._isum
+                si = 0
+            else:
+                if self.readings is None or not self.valid >> a & 1:
+                    _put_absent(img, off, fmt)
+                    return
+                src = self._rb
+                si = 4 * a
+            n = _UNIT_EXP[r[p + 6]]
+            if r[p + 7] == _E_FLOAT:
+                lo = 1
+            else:
+                n -= self._exp(r[p + 8])
+                lo = 0 if fmt == _F_UINT else -32767
+            _f32_put(img, off, src, si, T.POW10, 4 * (_POW10_0 + n) if n else -1, lo)
+            return
+        if s == _S_EN:
+            self._encode_energy(img, off, fmt, a, r[p + 6], r[p + 7], r[p + 8])
+            return
+        if s == _S_CONST:
+            c = T.CONSTS
+            _put_int(img, off, 1, c[a])
+            if r[p + 2] == 2:
+                _put_int(img, off + 2, 1, c[r[p + 6]])
+            return
+        w = r[p + 2]
+        if r[p + 7] == _E_STR:
+            v = self._strings[a]
+            n = len(v)
+            for k in range(2 * w):
+                img[off + k] = v[k] if k < n else 0
+            return
+        v = self._value(s, a, r[p + 6])
+        if v is None:
+            _put_absent(img, off, fmt)
+        elif r[p + 7] == _E_FLOAT:  # counters as float
+            struct.pack_into(">f", img, off, v)
+        else:
+            _put_int(img, off, w, v)
+
+    def _encode_energy(self, img, off, fmt, kind, ph, enc, sc):
+        # a count of mWs: float kWh, or kWh (native) / Wh (SunSpec acc32)
+        # x 10^-exp truncated toward zero (energy.scaled), with the second's
+        # multiplier and divisor
+        if ph < 3 and ph >= PHASES[self.cfg.system_type]:
+            _put_absent(img, off, fmt)  # a phase this system type does not have
+            return
+        en = self._en  # as energy.count()
+        i = E_KINDS * ph
+        if kind == K_WH_NET:
+            v = en[i] - en[i + 1]
+        elif kind == K_VAH_NET:
+            v = en[i + 6] - en[i + 7]
+        else:
+            v = en[i + kind]
+        if enc == _E_FLOAT:
+            struct.pack_into(">f", img, off, v / MWS_PER_KWH)
+            return
+        k = sc * 2 + (fmt == _F_ACC32)
+        md = self._ediv[k]
+        if md is None:
+            exp = self._exp(sc)
+            base = MWS_PER_WH if fmt == _F_ACC32 else MWS_PER_KWH
+            md = (1, base * 10 ** exp) if exp >= 0 else (10 ** -exp, base)
+            self._ediv[k] = md
+        if v < 0:
+            v = -(-v * md[0] // md[1])
+        else:
+            v = v * md[0] // md[1]
+        _put_int(img, off, 2, v)
 
     def prepare(self, rows=8):
         """Encode up to `rows` stale rows ahead of the reads, in register
@@ -414,95 +483,6 @@ class RegisterBank:
             rows -= 1
             i = _next_set(dirty, i + 1, n)
         return i < n
-
-    def _encode(self, p, buf):
-        r = self._rows
-        w = r[p + 2]
-        fmt = r[p + 3]
-        s = r[p + 4]
-        a = r[p + 5]
-        b = r[p + 6]
-        enc = r[p + 7]
-        if s == _S_CONST:
-            c = T.CONSTS
-            if w == 2:
-                _put_int(buf, 0, 1, c[a])
-                _put_int(buf, 2, 1, c[b])
-            else:
-                _put_int(buf, 0, 1, c[a])
-            return
-        if enc == _E_STR:
-            v = self._strings[a]
-            n = len(v)
-            for i in range(2 * w):
-                buf[i] = v[i] if i < n else 0
-            return
-        if s == _S_READ or s == _S_DM:
-            self._encode_float(p, buf, fmt, s, a, b, enc)
-            return
-        if enc == _E_ENERGY:
-            self._encode_energy(p, buf, fmt, a, b)
-            return
-        v = self._value(s, a, b)
-        if v is None:
-            _put_absent(buf, fmt)
-        elif enc == _E_RAW:
-            _put_int(buf, 0, w, v)
-        else:  # _E_FLOAT: energies and counters (ints)
-            struct.pack_into(">f", buf, 0, v / MWS_PER_KWH if s == _S_EN else v)
-
-    def _encode_energy(self, p, buf, fmt, a, b):
-        # a count of mWs -> kWh (native) or Wh (SunSpec acc32) x 10^-exp,
-        # truncated toward zero (energy.scaled) with the second's
-        # multiplier and divisor
-        v = self._value(_S_EN, a, b)
-        if v is None:
-            _put_absent(buf, fmt)
-            return
-        k = self._rows[p + 8] * 2 + (fmt == _F_ACC32)
-        md = self._ediv[k]
-        if md is None:
-            exp = self._exp(self._rows[p + 8])
-            base = MWS_PER_WH if fmt == _F_ACC32 else MWS_PER_KWH
-            md = (1, base * 10 ** exp) if exp >= 0 else (10 ** -exp, base)
-            self._ediv[k] = md
-        if v < 0:
-            v = -(-v * md[0] // md[1])
-        else:
-            v = v * md[0] // md[1]
-        _put_int(buf, 0, 2, v)
-
-    def _encode_float(self, p, buf, fmt, s, a, b, enc):
-        # a reading or a demand value: scaled by a power of ten in viper,
-        # no float object made (a read allocates nothing)
-        if s == _S_READ:
-            if self.readings is None:
-                _put_absent(buf, fmt)
-                return
-            if a == _I_SUM:
-                if not self.valid >> R_I_AVG & 1:
-                    _put_absent(buf, fmt)
-                    return
-                src = self._isum
-                si = 0
-            else:
-                if not self.valid >> a & 1:
-                    _put_absent(buf, fmt)
-                    return
-                src = self._rb
-                si = 4 * a
-        else:
-            src = self._fb
-            struct.pack_into("<f", src, 0, self._dm[a])
-            si = 0
-        n = _UNIT_EXP[b]
-        if enc == _E_FLOAT:
-            _f32_mul(buf, src, si, T.POW10, 4 * (_POW10_0 + n) if n else -1)
-            return
-        n -= self._exp(self._rows[p + 8])
-        t4 = self._t4
-        _f32_mul(t4, src, si, T.POW10, 4 * (_POW10_0 + n) if n else -1)
-        _put_int(buf, 0, 1, _f32_round(t4, 0 if fmt == _F_UINT else -32767))
 
     def _cal_words(self):
         # 7201-7209 as ints, recomputed when Config.apply has put new
@@ -523,16 +503,6 @@ class RegisterBank:
         return sc if isinstance(sc, int) else getattr(self.cfg, sc)
 
     def _value(self, s, a, b):
-        if s == _S_EN:
-            if b < 3 and b >= PHASES[self.cfg.system_type]:
-                return None  # a phase this system type does not have
-            en = self._en  # as energy.count()
-            i = E_KINDS * b
-            if a == K_WH_NET:
-                return en[i] - en[i + 1]
-            if a == K_VAH_NET:
-                return en[i + 6] - en[i + 7]
-            return en[i + a]
         if s == _S_CFG:
             return int(getattr(self.cfg, T.NAMES[a]))
         if s == _S_QNAN:
@@ -692,24 +662,24 @@ def _put_int(buf, off, w, v):
     buf[off + 1] = v & 0xFF
 
 
-def _put_words(buf, hi, lo):
-    buf[0] = hi >> 8
-    buf[1] = hi & 0xFF
-    buf[2] = lo >> 8
-    buf[3] = lo & 0xFF
+def _put_words(buf, off, hi, lo):
+    buf[off] = hi >> 8
+    buf[off + 1] = hi & 0xFF
+    buf[off + 2] = lo >> 8
+    buf[off + 3] = lo & 0xFF
 
 
-def _put_absent(buf, fmt):
+def _put_absent(buf, off, fmt):
     # QNAN (native) or SunSpec 'not implemented'
     if fmt == _F_FLOAT:
-        _put_words(buf, 0x7FC0, 0)
+        _put_words(buf, off, 0x7FC0, 0)
     elif fmt == _F_ULONG or fmt == _F_SLONG:
-        _put_words(buf, 0x8000, 0)
+        _put_words(buf, off, 0x8000, 0)
     elif fmt == _F_ACC32:
-        _put_words(buf, 0, 0)
+        _put_words(buf, off, 0, 0)
     elif fmt == _F_BITFIELD32:
-        _put_words(buf, 0xFFFF, 0xFFFF)
+        _put_words(buf, off, 0xFFFF, 0xFFFF)
     elif fmt == _F_UINT16:
-        _put_int(buf, 0, 1, 0xFFFF)
+        _put_int(buf, off, 1, 0xFFFF)
     else:  # UInt, SInt, int16, sunssf
-        _put_int(buf, 0, 1, 0x8000)
+        _put_int(buf, off, 1, 0x8000)

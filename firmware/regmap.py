@@ -1,7 +1,9 @@
 # The register map: ONE declarative table of every Modbus register, from
-# which registers.py builds the live image and tools/gen_docs.py writes
-# docs/registers.md and docs/registers.csv. Freeze this module into the
-# firmware image (manifest) so the table lives in flash, not RAM.
+# which tools/gen_docs.py writes docs/registers.md, docs/registers.csv and
+# firmware/regtable.py, the compact form (one 10-byte record a row,
+# tools/regtable_gen.py) registers.py answers from. This module, with its
+# texts, stays on the host: neither tools/deploy.py nor manifest.py puts it
+# on the board (docs/memory.md).
 #
 # A row is (reg, fmt, units, scale, src, rw, nv, name, desc):
 #   reg    first register, base 1 as the datasheet (protocol address reg-1)
@@ -10,7 +12,7 @@
 #   units  the register's unit as the datasheet (or the SunSpec model) writes it
 #   scale  E W V I: times 10^(register 141 140 139 138); 0.0001 0.01 100:
 #          fixed; X_SF: times 10^(that SunSpec scale-factor point); '' none
-#   src    where the value comes from (registers.py):
+#   src    where the value comes from (registers.py, via regtable.py):
 #            rd.<reading>      DSP reading (readings.R_*), QNAN when not valid
 #            en.<kind>.<ph>    energy accumulator, ph A B C or T (total)
 #            dm.<p|q|s>[_pk_imp|_pk_exp]  demand (W, var, VA)

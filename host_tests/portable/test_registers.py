@@ -200,29 +200,41 @@ def _f32_bits(x):
 
 
 def test_scaling_in_integer_arithmetic_within_one_ulp():
-    # _f32_mul against IEEE float32 (struct) for readings times every power
-    # of ten the registers use; _f32_round rounds half away from zero
-    from registers import _f32_mul, _f32_round
+    # _f32_put against IEEE float32 (struct) for readings times every power
+    # of ten the registers use; 16-bit registers round half away from zero
+    from registers import _f32_put
     import regtable
 
-    out = bytearray(4)
+    out = bytearray(6)
     src = bytearray(4)
     for x in (1.0, -1.0, 0.5, 277.0, 480.0, 12340.0, -5000.25, 60.01, 1e-3, 3.3e7, -0.123456):
         for n in range(-8, 7):
             struct.pack_into("<f", src, 0, x)
-            _f32_mul(out, src, 0, regtable.POW10, 4 * (16 + n))
+            _f32_put(out, 2, src, 0, regtable.POW10, 4 * (16 + n), 1)
             want = _f32_bits(struct.unpack("<f", struct.pack("<f", x))[0] *
                              struct.unpack("<f", regtable.POW10[4 * (16 + n):4 * (17 + n)])[0])
-            got = struct.unpack(">I", out)[0]
+            got = struct.unpack_from(">I", out, 2)[0]
             assert abs(got - want) <= 1, (x, n, hex(got), hex(want))
     for x, lo, want in ((0.5, -32767, 1), (-0.5, -32767, -1), (0.49, 0, 0), (1.5, 0, 2), (-1.5, -32767, -2),
                         (2.4999, 0, 2), (32767.4, 0, 32767), (40000.0, 0, 32767), (-40000.0, -32767, -32767),
-                        (-3.0, 0, 0), (0.0, 0, 0), (1e-9, 0, 0), (6001.0, 0, 6001)):
-        assert _f32_round(struct.pack(">f", x), lo) == want, (x, lo)
-    for x in (float("inf"), float("-inf"), float("nan")):
+                        (-3.0, 0, 0), (0.0, 0, 0), (1e-9, 0, 0), (6001.0, 0, 6001), (float("nan"), 0, 0)):
         struct.pack_into("<f", src, 0, x)
-        _f32_mul(out, src, 0, regtable.POW10, 4 * 13)
-        assert out == struct.pack(">f", x) or x != x and out[0] & 0x7F == 0x7F
+        _f32_put(out, 0, src, 0, regtable.POW10, -1, lo)
+        assert struct.unpack_from(">h", out, 0)[0] == want, (x, lo)
+    # 60.01 Hz x 10^2 -> 6001 (register 28), 12340 W x 10^-3 x 10^1 -> 1234 (kW x 10^-W, W = -1)
+    struct.pack_into("<f", src, 0, 60.01)
+    _f32_put(out, 0, src, 0, regtable.POW10, 4 * 18, 0)
+    assert struct.unpack_from(">H", out, 0)[0] == 6001
+    struct.pack_into("<f", src, 0, 12340.0)
+    _f32_put(out, 0, src, 0, regtable.POW10, 4 * 14, -32767)
+    assert struct.unpack_from(">h", out, 0)[0] == 123
+    for x in (float("inf"), float("-inf")):
+        struct.pack_into("<f", src, 0, x)
+        _f32_put(out, 0, src, 0, regtable.POW10, 4 * 13, 1)
+        assert out[:4] == struct.pack(">f", x)
+    struct.pack_into("<f", src, 0, float("nan"))
+    _f32_put(out, 0, src, 0, regtable.POW10, 4 * 13, 1)
+    assert out[0] & 0x7F == 0x7F and out[1] & 0x80  # still a NaN
 
 
 def test_writes_atomic_and_refusals():
