@@ -361,10 +361,14 @@ export class LcdBackpack {
     if (!last || last.lines[0] !== l[0] || last.lines[1] !== l[1]) this.screens.push({ s: this.pico.nanos / 1e9, lines: l });
   }
 
+  // screens: each change of the decoded text with the time it lasted
+  // until (null: still shown); a frame is written a character at a time,
+  // so the screens in between last microseconds
   report() {
+    const shown = this.screens.map((x, k) => ({ ...x, until: k + 1 < this.screens.length ? this.screens[k + 1].s : null }));
     return { bytes: this.bytes.length, nacks: this.nacks, instructions: this.lcd.instructions, characters: this.lcd.characters,
       backlight: this.lcd.backlight, displayOn: this.lcd.displayOn, lines: this.lcd.lines(),
-      screens: this.screens.length > 400 ? this.screens.slice(-400) : this.screens, screenChanges: this.screens.length };
+      screens: shown.filter((x) => x.until === null || x.until - x.s >= 0.01), screenChanges: this.screens.length };
   }
 }
 
