@@ -33,8 +33,9 @@ const hex = (bytes) => bytes.map((b) => b.toString(16).padStart(2, '0')).join(' 
 // frame, Va Vb Vc Ia Ib Ic, conversion n at n/fs s after reset); a read
 // returns the latest conversion, so missed frames are skipped as on the chip.
 // Commands: NULL, RESET, RREG, WREG (one register); with MODE.RX_CRC_EN the
-// input CRC is checked and a bad one sets STATUS.CRC_ERR and drops the
-// command. GP21 (SYNC/RESET) held low resets the registers.
+// input CRC of every frame, NULL included, is checked: a bad one sets
+// STATUS.CRC_ERR and drops the command, except a WREG, which executes all
+// the same (docs/acquisition.md). GP21 (SYNC/RESET) low resets the registers.
 export class ADS131M06 {
   constructor(pico, { frames = null, fs = 2500, spi = 0, cs = 17, drdy = 20, reset = 21 } = {}) {
     const mcu = pico.mcu;
@@ -146,14 +147,15 @@ export class ADS131M06 {
     const rxCrc = (this.regs.get(0x02) & 0x1000) !== 0;
     const isWreg = (cmd & 0xe000) === 0x6000;
     const nData = isWreg ? (cmd & 0x7f) + 1 : 0;
-    if (rxCrc && cmd !== 0) {
+    if (rxCrc) {
       const p = 3 * (1 + nData);
       const crc = crc16Ccitt(c, p);
       if (crc !== ((c[p] << 8) | c[p + 1])) {
+        // CRC_ERR set and the command ignored, except WREG, which the
+        // ADS131M06 executes despite it (docs/acquisition.md)
         this.crcErrors++;
         this.crcErr = true;
-        this.answer = { kind: 'status' };
-        return;
+        if (!isWreg) { this.answer = { kind: 'status' }; return; }
       }
     }
     const name = cmd === 0 ? 'null' : cmd === 0x0011 ? 'reset' : (cmd & 0xe000) === 0xa000 ? 'rreg' : isWreg ? 'wreg' : 'other';
