@@ -4,13 +4,13 @@
 # on the reference board (pico_ads131m06): RS-485 on UART0, the I2C LCD,
 # four buttons, pulse and alarm outputs, power-fail input, LED; but no
 # F-RAM: no store_backend, so the NV store stays in files on the flash
-# filesystem (each save stalls sampling with interrupts off; the runtime
-# bills the gap), and no log_flash, so no data log (docs/storage.md).
+# filesystem (each save stalls the CPU with interrupts off; the ADC and
+# its DMA go on sampling), and no log_flash, so no data log (docs/storage.md).
 #
 # NOT REVENUE-GRADE: the RP2040 ADC has an ENOB of about 8.7 bits and DNL
-# spikes (erratum RP2040-E11), its reference is the 3.3 V rail, and its
-# samples are paced by a timer interrupt. It exists to run and debug the
-# firmware on a bare Pico with a transformer and a CT, not to bill energy.
+# spikes (erratum RP2040-E11) and its reference is the 3.3 V rail. It exists
+# to run and debug the firmware on a bare Pico with a transformer and a CT,
+# not to bill energy.
 #
 # Analog: each input is biased at mid-rail (two 10k resistors from 3V3 to
 # GND, 10 uF to GND) and AC-coupled; the voltage from a small mains
@@ -24,7 +24,7 @@ from frontend import FrontEnd
 NAME = "pico_onboard"
 DESCRIPTION = "single-phase dev board: Pico, RP2040 12-bit ADC (not revenue-grade)"
 
-FS = 2500  # frames/s; the timer runs at 5000/s, one conversion per tick
+FS = 2500  # frames/s; the ADC converts 5000/s, V and I in turn
 RING_FRAMES = 256
 RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
 RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
@@ -104,7 +104,12 @@ def make_hardware(ct_secondary=1, baud=9600):
     Pin = machine.Pin
     adc_v = machine.ADC(Pin(gp("ADC0 voltage")))
     adc_i = machine.ADC(Pin(gp("ADC1 current")))
-    source = RP2040ADC(adc_v, adc_i, machine.Timer(), fs=FS, depth=RING_FRAMES)
+    # acquisition without the CPU: the ADC free-runs round robin, DMA fills
+    # the ring (drivers/rp2040_adc.py); its registers through machine.mem32
+    import rp2
+
+    source = RP2040ADC(adc_v, adc_i, (rp2.DMA(), rp2.DMA()), machine.mem32, fs=FS,
+                       depth=RING_FRAMES)
     uart, de, rs485_watcher, rs485_de = _rs485(machine, baud)
     i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
     buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)

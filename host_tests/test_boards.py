@@ -114,10 +114,9 @@ def test_onboard_hardware():
         assert hasattr(hw, attr), attr
     assert hw.frontend.bits == 12 and hw.frontend.fs == 2500
     hw.start()
-    tim = hw.source.timer
-    assert tim.freq == 5000 and tim.callback is not None
-    for _ in range(21):
-        tim.callback(tim)
+    import rp2
+
+    rp2.chip().adc.convert(21)  # the ADC free-running: V I V I ... V -> 10 frames
     buf = array("i", bytes(4 * 6 * 16))
     assert hw.source.read_block(buf, 16) == 10
     assert list(buf[0:6]) == [0, 0, 0, 0, 0, 0]  # fake ADC sits at mid-rail

@@ -166,6 +166,19 @@ def _pin_irq(self, handler=None, trigger=0, hard=False, **kw):
 Pin.irq = _pin_irq
 
 
+class _Mem32:
+    # machine.mem32 on the rp2 fake's chip (the registers it models: the ADC's)
+    def __getitem__(self, addr):
+        import rp2
+        return rp2.chip().mem32[addr]
+
+    def __setitem__(self, addr, v):
+        import rp2
+        rp2.chip().mem32[addr] = v
+
+
+mem32 = _Mem32()
+
 _SPI_DR = (0x4003C008, 0x40040008)  # SSPDR of SPI0, SPI1
 _SPI_DREQ = ((16, 17), (18, 19))  # DREQ_SPIn_TX, DREQ_SPIn_RX
 

@@ -13,7 +13,10 @@
 #             aliases AL2_WRITE_ADDR_TRIG / AL3_READ_ADDR_TRIG, on a memory
 #             of Python buffers given fake addresses (never 256-aligned
 #             unless asked, so a driver's alignment code is exercised)
-# and an SPI peripheral at a data-register address: bytes written there
+# the ADC (RP2040 datasheet 4.9: CS.EN/START_MANY/AINSEL/RROBIN, FCS.EN/
+# DREQ_EN/THRESH, a 4-deep FIFO, DREQ_ADC 36; its registers through
+# `mem32`; convert(n) makes n conversions from per-channel code lists), and
+# an SPI peripheral at a data-register address: bytes written there
 # between the CS pin's fall and rise go to the device (the test's chip
 # model: write_readinto(tx, rx), one frame), and its answer comes back
 # through the SPI's RX FIFO, byte by byte, to whatever DMA channel drains it.
@@ -414,6 +417,8 @@ class Chip:
         self._next = 0x20001010  # 16-byte aligned, not 256-byte aligned
         self.spis = {}  # DR address -> _Spi
         self.fast = False  # replay frames from traces (fast host runs)
+        self.adc = _Adc(self)
+        self.mem32 = _Mem32(self)
 
     # memory: buffers at fake addresses
     def address(self, obj):
@@ -452,6 +457,8 @@ class Chip:
                 b[off + k] = (v >> (8 * k)) & 0xFF
         elif size == 2 and w == 4 and off % 4 == 0:
             b[off // 4] = v
+        elif size == 1 and w == 2 and off % 2 == 0:
+            b[off // 2] = v & 0xFFFF
         else:
             raise NotImplementedError("narrow DMA write into a word array")
 
@@ -563,6 +570,8 @@ class Chip:
                 return (v >> (8 * (addr & 3))) & ((1 << (8 << size)) - 1)
         if addr in self.spis:
             return self.spis[addr].rx.pop(0)
+        if addr == ADC_BASE + 0x0C:
+            return self.adc.read(0x0C)
         return self.mem_read(addr, size)
 
     def _bus_write(self, addr, size, v):
@@ -587,6 +596,8 @@ class Chip:
     def _ready(self, treq):
         if treq == TREQ_PERMANENT:
             return True
+        if treq == DREQ_ADC:
+            return self.adc.dreq()
         for sm in self.sms:
             if sm.dreq == treq:
                 return bool(sm.rxq)
@@ -689,6 +700,99 @@ class _Spi:
                     chip.channels[ch.chain].trigger(run=False)
                 chip.run_dma()
         return i
+
+
+ADC_BASE = 0x4004C000
+DREQ_ADC = 36
+
+
+class _Adc:
+    FIFO = 4
+
+    def __init__(self, chip):
+        self.chip = chip
+        self.cs = self.fcs = self.div = 0
+        self.fifo = []
+        self.codes = {}  # channel -> list of 12-bit codes, played in a loop
+        self.pos = {}
+        self.conversions = 0
+        self.overflows = 0
+
+    def set_codes(self, ch, codes):
+        self.codes[ch] = codes
+        self.pos[ch] = 0
+
+    def read(self, off):
+        if off == 0x00:
+            return self.cs | 0x100  # READY: conversions are instant here
+        if off == 0x08:
+            n = len(self.fifo)
+            return self.fcs | (n << 16) | (0x200 if n >= self.FIFO else 0) | (0x100 if not n else 0)
+        if off == 0x0C:
+            if not self.fifo:
+                self.fcs |= 0x400  # UNDER
+                return 0
+            return self.fifo.pop(0)
+        if off == 0x10:
+            return self.div
+        raise NotImplementedError("ADC register 0x%02x" % off)
+
+    def write(self, off, v):
+        if off == 0x00:
+            self.cs = v & 0x1F700F  # RROBIN, AINSEL, START_MANY, START_ONCE, TS_EN, EN
+        elif off == 0x08:
+            self.fcs = v & 0x0F00000F
+        elif off == 0x10:
+            self.div = v & 0xFFFFFF
+        else:
+            raise NotImplementedError("ADC register 0x%02x" % off)
+
+    def dreq(self):
+        return bool(self.fcs & 0x8) and len(self.fifo) >= max(1, (self.fcs >> 24) & 0xF)
+
+    def convert(self, n=1):
+        """n conversions, if the ADC runs free (CS.EN and START_MANY)."""
+        for _ in range(n):
+            if self.cs & 0x9 != 0x9:
+                return
+            ch = (self.cs >> 12) & 7
+            codes = self.codes.get(ch, (2048,))
+            k = self.pos.get(ch, 0)
+            self.pos[ch] = (k + 1) % len(codes)
+            self.conversions += 1
+            if self.fcs & 0x1:
+                if len(self.fifo) < self.FIFO:
+                    self.fifo.append(codes[k] & 0xFFF)
+                else:
+                    self.fcs |= 0x800  # OVER
+                    self.overflows += 1
+            rr = (self.cs >> 16) & 0x1F
+            if rr:
+                nxt = ch
+                for _k in range(5):
+                    nxt = (nxt + 1) % 5
+                    if rr & (1 << nxt):
+                        break
+                self.cs = (self.cs & ~0x7000) | (nxt << 12)
+            self.chip.run_dma()
+
+
+class _Mem32:
+    """machine.mem32 for the registers this model has (the ADC's)."""
+
+    def __init__(self, chip):
+        self.chip = chip
+
+    def __getitem__(self, addr):
+        if ADC_BASE <= addr < ADC_BASE + 0x24:
+            return self.chip.adc.read(addr - ADC_BASE)
+        raise NotImplementedError("mem32[0x%08x]" % addr)
+
+    def __setitem__(self, addr, v):
+        if ADC_BASE <= addr < ADC_BASE + 0x24:
+            self.chip.adc.write(addr - ADC_BASE, v)
+            return
+        raise NotImplementedError("mem32[0x%08x]" % addr)
 
 
 CHIP = Chip()

@@ -33,13 +33,14 @@ def image(workdir, board=chip.BOARD):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--board", default=chip.BOARD, choices=("pico_ads131m06", "pico_onboard"))
     a = ap.parse_args()
     problems = chip.missing_parts()
     if problems:
         sys.exit("the emulated Pico cannot run: " + "; ".join(problems))
     d = tempfile.mkdtemp(prefix="emu-acq-")
-    out = chip._node([os.path.join(HERE, "bench_acq.mjs"), "--fw", chip.FIRMWARE, "--fs", image(d),
-                      "--seconds", str(a.seconds)])
+    out = chip._node([os.path.join(HERE, "bench_acq.mjs"), "--fw", chip.FIRMWARE, "--fs", image(d, a.board),
+                      "--seconds", str(a.seconds), "--board", a.board])
     print(json.dumps(json.loads(out), indent=1))
 
 
