@@ -115,6 +115,22 @@ def _set_all(b: ptr8, n: int):
 
 
 @micropython.viper
+def _first_row(r: ptr8, n: int, reg: int) -> int:
+    # binary search of the 10-byte records (sorted by register): the first
+    # row whose last register (start + width - 1) is >= reg, or n
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        p = 10 * mid
+        if ((r[p] << 8) | r[p + 1]) + r[p + 2] <= reg:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@micropython.viper
 def _or(dst: ptr8, src: ptr8, n: int):
     i = 0
     while i < n:
@@ -339,17 +355,7 @@ class RegisterBank:
     # ---- encoding -------------------------------------------------------------
     def _first(self, reg):
         # index of the first row whose last register is >= reg
-        r = self._rows
-        lo = 0
-        hi = self._n
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            p = _REC * mid
-            if (r[p] << 8 | r[p + 1]) + r[p + 2] <= reg:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+        return _first_row(self._rows, self._n, reg)
 
     def _find(self, reg):
         # offset of the record of the row starting at reg, -1 if none

@@ -2,6 +2,7 @@
 # real MicroPython unix port: the same modules and assertions pytest runs on
 # CPython, here with the real viper/native emitters and a real heap_lock().
 # Usage: micropython tools/mp_test.py [name-filter]
+import gc
 import os
 import sys
 
@@ -28,6 +29,7 @@ for fname in names:
         if not attr.startswith("test_") or (want and want not in modname + "." + attr):
             continue
         fn = getattr(mod, attr)
+        gc.collect()  # each test starts on a collected heap (a 32 KB buffer must fit)
         try:
             fn()
             passed += 1
