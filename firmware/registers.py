@@ -239,6 +239,7 @@ class RegisterBank:
         self.on_log_reset = None  # 129 = 16640 (DataLog.reset)
         self.clock = None  # rtc.Rtc behind 155-157 (set by DataLog)
         self.datalog = None  # datalog.DataLog: 160-168, 8000-13760, takes rows
+        self.generation = 0  # snapshots taken
         self._rows = T.ROWS
         self._n = len(T.ROWS) // _REC
         # the image: every block's registers, rows encoded on first read after
@@ -332,6 +333,7 @@ class RegisterBank:
             for i in range(3):
                 self._clk[i] = c.word(i)
         self._uv = self.under_voltage
+        self.generation += 1  # the display redraws (ui_menu.Menu.frame)
         e = self._ediv
         for i in range(len(e)):
             e[i] = None

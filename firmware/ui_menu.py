@@ -336,6 +336,13 @@ class Menu:
         self._msg_until = 0
         self._now = 0
         self._last_key = None
+        # the last browse frame and what it was made from: redrawn every
+        # DISPLAY_MS, a screen changes only with a new second (the register
+        # snapshot), a key, the heart's blink or the wrench; the same frame
+        # is handed back otherwise (no strings formatted: no allocation)
+        self._frame = None
+        self._fkey = None
+        self._generation = getattr(model, "generation", None)  # a model without it: no reuse
 
     # ---- time ---------------------------------------------------------------
     def tick(self, now_ms):
@@ -543,6 +550,22 @@ class Menu:
 
     # ---- frames -------------------------------------------------------------------
     def frame(self):
+        if self.mode != MODE_BROWSE or self.msg is not None or self._generation is None:
+            self._frame = None
+            return self._make_frame()
+        md = self.model
+        k = self._fkey
+        gen = self._generation()
+        heart = (self._now // self.HEART_MS) & 1
+        wr = md.wrench()
+        if self._frame is not None and k[0] == self.top and k[1] == self.sub and k[2] == gen \
+                and k[3] == heart and k[4] == wr:
+            return self._frame
+        self._frame = f = self._make_frame()
+        self._fkey = (self.top, self.sub, gen, heart, wr)
+        return f
+
+    def _make_frame(self):
         m = self.mode
         units = self.cfg.display_units
         if m == MODE_BROWSE:
@@ -712,6 +735,11 @@ class MeterView:
 
     def wrench(self):
         return self.errors() != 0 or (self.alarms is not None and self.alarms.wrench)
+
+    def generation(self):
+        # changes whenever the register bank takes a snapshot (each second,
+        # each write or configuration change)
+        return self.meter.bank.generation
 
     def _command(self, v):
         # the very path of a Modbus write of v to register 129

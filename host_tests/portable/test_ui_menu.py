@@ -3,6 +3,8 @@
 # Portable: pytest on CPython and tools/mp_test.py under micropython.
 from array import array
 
+import micropython
+
 from config import Config
 from frontend import FrontEnd
 from meter import Meter
@@ -552,3 +554,26 @@ def test_system_voltage_is_vln_in_type_10():
     assert _lines(u)[0].startswith("VLN") and _lines(u)[1].endswith("00240")
     _digits(u, "00120")
     assert m.config.system_voltage == 120 and _u16(m, 134) == 120
+
+
+def test_browse_frame_reused_until_a_second_a_key_or_the_heart():
+    # the loop asks for a frame every 250 ms; between seconds it is the same
+    # one (nothing formatted, nothing allocated), a new second redraws it
+    m = _meter()
+    u = _menu(m)
+    f = u.frame()
+    assert u.frame() is f
+    micropython.heap_lock()
+    try:
+        again = u.frame()
+    finally:
+        micropython.heap_unlock()
+    assert again is f
+    m.bank.refresh(errors=0)  # a snapshot: the values may have changed
+    g = u.frame()
+    assert g is not f and g == f
+    u.tick(u.HEART_MS)  # the heart blinks
+    assert u.frame() is not g
+    h = u.frame()
+    u.event("down", u.HEART_MS)  # the next screen
+    assert u.top == 1 and u.frame() != h
