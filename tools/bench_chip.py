@@ -295,6 +295,8 @@ def figures(r, baud, kind):
     if why:
         f["failed"] = why
         f["usb_tail"] = r.get("usbOutput", "")[-800:]
+        if kind == "probe" and _heap(r, "start"):  # it got as far as the heap after start
+            f["probe"] = {"heap_start": _heap(r, "start")}
         return f
     window = (r["plan"]["window_from"], r["plan"]["window_to"])
     f["cpu"] = cpu_figures(r)
@@ -392,17 +394,19 @@ def _f(v, fmt):
 def _cell(runs, baud, path, fmt):
     """A figure from runs[kind_baud] by path ('main.cpu.busy_pct'), formatted."""
     kind, *keys = path.split(".")
-    v = runs.get("%s_%d" % (kind, baud), {})
-    if v.get("failed"):
-        return "failed"
+    run = v = runs.get("%s_%d" % (kind, baud), {})
     for k in keys:
         v = v.get(k) if isinstance(v, dict) else None
-    return "-" if v is None else fmt % v
+    if v is None:
+        return "failed" if run.get("failed") else "-"
+    return fmt % v
 
 
 def _frames_cell(runs, baud):
     fr = runs.get("probe_%d" % baud, {}).get("probe", {}).get("frames")
     m = runs.get("main_%d" % baud, {})
+    if not fr and m.get("failed"):
+        return "failed"
     gap = m.get("frames_gap_register_at_end")
     if fr:
         return "%d / %d" % (fr["billed_by_driver"], fr["unaccounted"])
