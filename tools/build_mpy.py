@@ -38,7 +38,8 @@ def source_name(src):
     return rel.split("/", 1)[1]
 
 
-def build(out_dir=None):
+def build(out_dir=None, opt=0):
+    """opt: mpy-cross -O level; 3 leaves out line numbers (docs/memory.md)."""
     out_dir = out_dir or os.path.join(ROOT, "build", "mpy")
     sizes = {}
     failures = 0
@@ -46,7 +47,8 @@ def build(out_dir=None):
         rel = os.path.relpath(src, ROOT)
         dst = os.path.join(out_dir, rel[:-3] + ".mpy")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        r = subprocess.run([mpy_cross(), "-march=armv6m", "-s", source_name(src), "-o", dst, src],
+        r = subprocess.run([mpy_cross(), "-march=armv6m", "-O%d" % opt, "-s", source_name(src), "-o", dst,
+                            src],
                            capture_output=True, text=True)
         if r.returncode != 0:
             failures += 1
