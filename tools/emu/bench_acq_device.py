@@ -23,7 +23,7 @@ def setup(name):
     gc.collect()
     ident = adc.init()
     adc.start()
-    print("ADC init %r, streaming; heap free %d" % (ident, gc.mem_free()))
+    print("ADC init() -> %#x, streaming; heap free %d" % (ident, gc.mem_free()))
 
 
 def _check(n, prev):
