@@ -15,7 +15,8 @@
 #   Modbus       RS485.service(RtuSlave) every turn
 #   outputs      the pulse contact's timing every turn
 #   buttons      polled every BUTTON_MS -> app.key()
-#   display      app.frame() -> HD44780.show() every DISPLAY_MS and after a key
+#   display      app.frame() every DISPLAY_MS and after a key; HD44780.show()
+#                of it in the next free turn
 #   health       every HEALTH_MS: front-end fault -> wrench, readings QNAN
 #                while no data, re-init; power-fail re-arm; watchdog feed
 #
@@ -138,6 +139,7 @@ class Runtime:
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
         self._frame_due = True
+        self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
         self._led = getattr(hw, "led", None)
         self.frames = 0  # frames handed to the DSP
@@ -273,7 +275,9 @@ class Runtime:
                 self._frame_due = True
         if long:
             return n  # the display and the health check wait for a turn of their own
-        if self._frame_due or diff(now, self._disp_ms) >= self.DISPLAY_MS:
+        if self._lcd_text is not None:
+            self._show()
+        elif self._frame_due or diff(now, self._disp_ms) >= self.DISPLAY_MS:
             self._display(now)
         elif diff(now, self._health_ms) >= self.HEALTH_MS:
             self._health_ms = now
@@ -308,12 +312,18 @@ class Runtime:
         except Exception as e:
             self._caught(_PART_DISPLAY, e)
             return
-        lcd = self.lcd
-        if lcd is not None:
-            try:
-                lcd.show(f)
-            except OSError:  # a loose display connector: retried next frame
-                self.lcd_errors += 1
+        if self.lcd is not None:
+            self._lcd_text = f  # written in a turn of its own (_show)
+
+    def _show(self):
+        # the LCD's I2C write (~7 ms at 100 kHz for a changed line), apart
+        # from the frame's text so neither makes a long turn
+        f = self._lcd_text
+        self._lcd_text = None
+        try:
+            self.lcd.show(f)
+        except OSError:  # a loose display connector: retried next frame
+            self.lcd_errors += 1
 
     def _health(self, now):
         clock = self.clock
