@@ -731,7 +731,9 @@ class MeterView:
         return b[0] << 8 | b[1]
 
     def errors(self):
-        return self.register(146) or 0
+        # register 146 as the bank's snapshot holds it (what a read of 146
+        # encodes), without a register read at every frame
+        return self.meter.bank.errors & 0xFFFF
 
     def wrench(self):
         return self.errors() != 0 or (self.alarms is not None and self.alarms.wrench)
