@@ -437,7 +437,7 @@ def print_summary(res, kernel_unicorn_pct=None):
     runs, bauds = res.get("runs", {}), res.get("bauds", [])
     rows = [
         ("CPU busy, core 0, main.py (%)", "<= 25", "main.cpu.busy_pct", "%.1f"),
-        ("  probe's own cost (points)", "", None, None),
+        ("  probe run - main.py (points)", "", None, None),
         ("heap free after start (B)", ">= 65536", "probe.probe.heap_start.free", "%d"),
         ("largest free block (B)", ">= 16384", "probe.probe.heap_start.largest_free_block", "%d"),
         ("allocation, steady (B/s)", "<= 2048", "probe.probe.alloc_per_s", "%.0f"),
@@ -499,7 +499,7 @@ def print_chip(res, kernel_unicorn_pct=None):
                                                                        e["cycles_each"]))
         if "cpu" in p:
             d = p["cpu"]["busy_pct"] - m["cpu"]["busy_pct"] if "cpu" in m else None
-            print("    CPU busy with the probe       %6.2f %%   (probe overhead %s)"
+            print("    CPU busy with the probe       %6.2f %%   (%s vs main.py; the probe's cost if > 0)"
                   % (p["cpu"]["busy_pct"], _f(d, "%+.2f points")))
         pr = p.get("probe", {})
         if pr.get("tasks"):
