@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+if os.path.join(ROOT, "tools") not in sys.path:  # after boards/ (conftest): `import sim` is the board
+    sys.path.append(os.path.join(ROOT, "tools"))
 
 import bench_chip  # noqa: E402
 
@@ -78,7 +79,8 @@ def test_probe_wraps_every_task_and_reports_each_second_under_micropython():
     b = reports[0]
     assert (b["lost"], b["ov"], b["crc"], b["av"], b["gap"]) == (3, 2, 1, 7, 5)
     assert b["fr"] == 128 * b["n"]  # turns up to and including the reporting one
-    assert b["worst"] >= 120000 and b["us"] >= 120000 * b["n"]  # the sleep is inside step
+    # the 120 ms sleep is inside step (sleep_ms counts whole ms: up to 1 ms short on ticks_us)
+    assert b["worst"] >= 119000 and b["us"] >= 119000 * b["n"]
     for task in ("read_block", "samples", "second", "work", "modbus", "display", "health"):
         assert b[task][1] == b["n"], task
     assert b["samples"][0] >= b["second"][0]

@@ -23,7 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 for _d in (os.path.join(ROOT, "tools"), HERE):
     if _d not in sys.path:
-        sys.path.insert(0, _d)
+        # appended, not put first: in a test process boards/ must keep
+        # winning for `import sim` (the board), tools/sim.py is the program
+        sys.path.append(_d)
 
 BOARD = "pico_ads131m06"
 FIRMWARE = os.path.abspath(os.path.join(ROOT, os.environ.get(
