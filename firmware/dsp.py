@@ -62,7 +62,10 @@ class Dsp:
         self.on_second = None  # called with this Dsp after each second
         self.gain = [1.0] * 6  # per channel, Va..Ic
         self.phase_deg = [0.0] * 3  # per phase: current lag to correct
+        # the last two buffers whose type and length were checked: the
+        # runtime alternates two blocks, and the check's repr() allocates
         self._checked = None
+        self._checked2 = None
         self._freq = 0.0
         self._last_cross = None  # last crossing time, in frames, this second
         self._gap = 0  # frames the board lost this second (add_gap)
@@ -182,7 +185,7 @@ class Dsp:
     def process(self, buf, nframes=-1):
         """Feed frames from buf (array('i'), 6 codes a frame). Returns the
         number of seconds completed; on_second is called after each."""
-        if buf is not self._checked:
+        if buf is not self._checked and buf is not self._checked2:
             try:
                 ok = repr(buf[:0]) == "array('i')"
             except Exception:
@@ -191,6 +194,7 @@ class Dsp:
                 raise TypeError("samples must be an array('i') of 6-channel frames")
             if len(buf) % 6:
                 raise ValueError("block length %d is not a whole number of 6-channel frames" % len(buf))
+            self._checked2 = self._checked
             self._checked = buf
         total = len(buf) // 6
         if nframes < 0:

@@ -348,6 +348,25 @@ def test_per_sample_path_allocates_nothing():
         micropython.heap_unlock()
 
 
+def test_two_alternating_blocks_are_checked_once_each():
+    # the runtime hands the DSP its two blocks in turn (runtime.py): after
+    # each has been validated once, a block that closes no second
+    # allocates nothing
+    d = meter(40)
+    a = Wave(phases(230.0, 10.0)).frames(252)
+    b = array("i", a)
+    d.process(a)
+    d.process(b)
+    micropython.heap_lock()
+    try:
+        d.process(a)
+        d.process(b)
+        d.process(a)
+    finally:
+        micropython.heap_unlock()
+    assert d.st[K.ST_N] == 5 * 252
+
+
 def test_sample_rate_is_a_parameter_2000_to_8000():
     for fs in (2000, 2520, 4000, 8000):
         d = meter(40, fs=fs)
