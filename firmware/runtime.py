@@ -270,8 +270,10 @@ class Runtime:
         self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
         if diff(now, self._btn_ms) >= self.BUTTON_MS:
             self._btn_ms = now
-            for name in self.buttons.poll(now):
-                app.key(name, now)
+            ev = self.buttons.poll(now)
+            if ev:  # indexed: a for over the list would make an iterator each poll
+                for i in range(len(ev)):
+                    app.key(ev[i], now)
                 self._frame_due = True
         if long:
             return n  # the display and the health check wait for a turn of their own

@@ -32,7 +32,8 @@ class Buttons:
 
     def poll(self, now_ms):
         ev = self._events
-        ev.clear()
+        while ev:  # not clear(): that re-sizes the list's storage every call
+            ev.pop()
         for i in range(len(self.pins)):
             raw = 1 if self.pins[i].value() == 0 else 0
             if raw != self._raw[i]:

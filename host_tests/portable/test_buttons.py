@@ -1,5 +1,7 @@
 # Polled buttons (boards/drivers/buttons.py): debounce and auto-repeat with
 # explicit timestamps. Pins are active low (pull-ups): 0 = pressed.
+import micropython
+
 from drivers.buttons import Buttons
 
 
@@ -91,3 +93,24 @@ def test_tick_counter_wrap():
     pins[0].level = 0
     b.poll(t0 + 5)
     assert b.poll((t0 + 5 + Buttons.DEBOUNCE_MS) & ((1 << 30) - 1)) == ["up"]
+
+
+def test_polling_allocates_nothing_released_pressed_or_repeating():
+    # polled every 20 ms by the loop: idle turns must not feed the collector
+    pins, b = _four()
+    b.poll(0)
+    seen = []
+    micropython.heap_lock()
+    try:
+        for t in range(5, 100, 5):
+            b.poll(t)
+        pins[1].level = 0
+        for t in range(100, 1000, 5):
+            if b.poll(t):
+                seen.append(t)
+        pins[1].level = 1
+        for t in range(1000, 1100, 5):
+            b.poll(t)
+    finally:
+        micropython.heap_unlock()
+    assert len(seen) >= 2  # the press and at least one repeat

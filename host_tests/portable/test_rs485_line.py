@@ -279,3 +279,20 @@ def test_service_path_allocates_nothing():
     finally:
         micropython.heap_unlock()
     assert k.rtu.frames == 2 and not k.bus.sending
+
+
+def test_an_idle_line_costs_the_loop_no_allocation():
+    # service() runs every loop turn: on a quiet line it must not feed the
+    # collector (a fragmented heap makes every allocation slow on the chip)
+    for watcher in (True, False):
+        k = Link(19200, watcher=watcher)
+        k.bus.service(k.rtu)  # the first turn may set up (CHECK_T15 off without a watcher)
+        micropython.heap_lock()
+        try:
+            for _ in range(50):
+                k.bus.service(k.rtu)
+                k.bus.release_due_us()
+                k.clock.advance(5000)
+        finally:
+            micropython.heap_unlock()
+        assert k.uart.writes == []
