@@ -13,6 +13,8 @@ import sys
 from array import array
 
 import machine
+import pio_dma_sim
+import pytest
 
 from ads131_sim import Ads131m06Sim
 
@@ -26,6 +28,14 @@ def test_pinmaps_not_stale():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "gen_pinmaps.py"), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+
+@pytest.fixture(autouse=True)
+def fresh_chip():
+    # each board test on a chip of its own: channels an earlier test's
+    # driver left running would otherwise keep draining the fake ADC FIFO
+    pio_dma_sim.reset().fast = True
 
 
 def test_every_board_has_the_same_shape():

@@ -48,7 +48,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMU = os.path.join(ROOT, "tools", "emu")
 for _d in (os.path.join(ROOT, "tools"), EMU):
     if _d not in sys.path:
-        sys.path.insert(0, _d)
+        sys.path.append(_d)  # after boards/ in a test process: `import sim` stays the board
 
 import chip  # noqa: E402
 
