@@ -139,6 +139,14 @@ class RtuSlave:
         self.baud = 0
         self.parity = None
         self._set_line(c.baud, c.parity_char)
+        # reply() looks for a change made elsewhere on every quiet loop turn
+        # (~0.2 ms on the chip each time); a Config that tells its listeners
+        # of every change (config.py apply()) lets it look only after one
+        self._cfg_dirty = False
+        ls = getattr(c, "listeners", None)
+        self._cfg_told = ls is not None
+        if ls is not None:
+            ls.append(self._config_changed)
 
     @property
     def stop_bits(self):
@@ -234,7 +242,8 @@ class RtuSlave:
                 self._out = self._txmv[:n]
                 self._out_len = n
             return self._out
-        if self._state == _IDLE and not self._awaiting_sent:
+        if self._state == _IDLE and not self._awaiting_sent and \
+                (self._cfg_dirty or not self._cfg_told):
             # A change made through another transport (Modbus TCP, the
             # front panel) takes effect when the line is quiet.
             self._check_config()
@@ -244,7 +253,11 @@ class RtuSlave:
         self._awaiting_sent = False
         self._check_config()
 
+    def _config_changed(self, keys):
+        self._cfg_dirty = True
+
     def _check_config(self):
+        self._cfg_dirty = False
         c = self.config
         a = c.modbus_address
         if a != self.address and 1 <= a <= 247:

@@ -215,6 +215,22 @@ def test_change_by_broadcast_or_other_transport_applies_when_idle():
     assert rtu.poll(10 ** 6) is None and changes[-1] == (4800, "O", 1)
 
 
+def test_the_meters_config_told_of_a_change_applies_it_when_idle():
+    # the meter's own Config calls its listeners on every change (config.py
+    # apply()): the slave looks at address, baud and parity only then, not
+    # on every quiet loop turn
+    from config import Config
+
+    cfg = Config()
+    changes = []
+    rtu = RtuSlave(ModbusPdu(FakeBank(cfg)), cfg, lambda *a: changes.append(a))
+    assert rtu.poll(0) is None and rtu.address == 1 and changes == []
+    cfg.apply({"address": 7, "baud": 9600, "parity": 1})  # e.g. from the front panel
+    assert rtu.poll(10 ** 6) is None
+    assert rtu.address == 7 and changes == [(9600, "O", 1)] and rtu.t35 == 4011
+    assert rtu.poll(2 * 10 ** 6) is None and len(changes) == 1
+
+
 def test_read_request_end_to_end_allocates_nothing():
     rtu, _, _ = slave()
     req = with_crc(0x01, 0x03, 0, 0, 0, 125)
