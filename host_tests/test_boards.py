@@ -5,6 +5,7 @@ board's ADC path runs end to end (fake SPI -> ADS131M06 model -> driver ->
 DSP)."""
 
 import importlib
+import importlib.util
 import math
 import os
 import re
@@ -31,6 +32,16 @@ def test_pinmaps_not_stale():
 
 
 
+
+def _board_module(name):
+    """boards/<name>.py itself, whatever sys.path holds first: tools/sim.py
+    (the simulator program) shares the sim board's module name."""
+    path = os.path.join(ROOT, "boards", name + ".py")
+    spec = importlib.util.spec_from_file_location("board_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
 @pytest.fixture(autouse=True)
 def fresh_chip():
     # each board test on a chip of its own: channels an earlier test's
@@ -40,7 +51,7 @@ def fresh_chip():
 
 def test_every_board_has_the_same_shape():
     for name in BOARDS:
-        mod = importlib.import_module(name)
+        mod = _board_module(name)
         assert isinstance(mod.NAME, str) and mod.NAME == name
         assert isinstance(mod.DESCRIPTION, str) and mod.DESCRIPTION
         assert isinstance(mod.PINS, tuple)
