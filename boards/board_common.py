@@ -1,5 +1,10 @@
 # What every RP2040 board module shares: looking a pin up in its PINS table,
-# the object make_hardware() returns, and the serial number.
+# the object make_hardware() returns, the RS-485 port, and the serial number.
+
+RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
+RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
+RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
+RS485_DE_SM = 1  # PIO0 state machine 1 drives DE (the watcher fills PIO1's memory)
 
 
 def gp(pins, function):
@@ -29,6 +34,25 @@ class Hardware:
 
     def deinit(self):
         self.source.deinit()
+
+
+def rs485(machine, rp2, pins, baud):
+    """UART0, DE and their PIO helpers from the board's PINS rows 'UART0 TX',
+    'UART0 RX', 'RS-485 DE' (firmware/rs485.py): a txbuf for the largest
+    reply, so write() returns at once; the RX pin also read by a PIO1 state
+    machine that frames requests by the wire; DE dropped by another at the
+    reply's last stop bit (drivers/rs485_pio.py). The board hands in machine
+    and rp2: only board modules import them."""
+    from drivers.rs485_pio import DeTimer, WireWatcher, de_program, watch_program
+
+    Pin = machine.Pin
+    rx = Pin(gp(pins, "UART0 RX"))
+    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
+                        tx=Pin(gp(pins, "UART0 TX")), rx=rx, txbuf=RS485_TXBUF, rxbuf=RS485_RXBUF)
+    de = Pin(gp(pins, "RS-485 DE"), Pin.OUT, value=0)
+    watcher = WireWatcher(rp2.StateMachine(RS485_SM), watch_program(rp2), rx, baud)
+    de_timer = DeTimer(rp2.StateMachine(RS485_DE_SM), de_program(rp2), de)
+    return uart, de, watcher, de_timer
 
 
 def serial(machine):

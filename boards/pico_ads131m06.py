@@ -44,10 +44,6 @@ LOG_BASE = 0x08000  # the data log: 58 x 4 KB blocks to 0x41FFF (FramBlocks)
 LOG_BLOCKS = 58  # datalog.NSECT
 RING_FRAMES = 256  # 102.4 ms of frames: rides out a ~100 ms main-loop stall
 ADC_SM = 0  # PIO0 state machine that clocks the ADC's frames
-RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
-RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
-RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
-RS485_DE_SM = 1  # PIO0 state machine 1 drives DE (the watcher fills PIO1's memory)
 PULSE_CLOSED_LEVEL = 1  # N.O. PhotoMOS: LED on (pin high) closes the contact
 ALARM_CLOSED_LEVEL = 0  # N.C. PhotoMOS: LED off (pin low) leaves it closed
 
@@ -113,25 +109,6 @@ class Hardware(board_common.Hardware):
         self.clkin.deinit()
 
 
-def _rs485(machine, baud):
-    # RS-485 (firmware/rs485.py): a txbuf for the largest reply (the 256-byte
-    # RTU ADU), so write() returns at once; the RX pin also read by a PIO1
-    # state machine that frames requests by the wire, DE dropped by another
-    # at the reply's last stop bit (drivers/rs485_pio.py)
-    import rp2
-
-    from drivers.rs485_pio import DeTimer, WireWatcher, de_program, watch_program
-
-    Pin = machine.Pin
-    rx = Pin(gp("UART0 RX"))
-    uart = machine.UART(0, baudrate=baud, bits=8, parity=None, stop=1,
-                        tx=Pin(gp("UART0 TX")), rx=rx, txbuf=RS485_TXBUF, rxbuf=RS485_RXBUF)
-    de = Pin(gp("RS-485 DE"), Pin.OUT, value=0)
-    watcher = WireWatcher(rp2.StateMachine(RS485_SM), watch_program(rp2), rx, baud)
-    de_timer = DeTimer(rp2.StateMachine(RS485_DE_SM), de_program(rp2), de)
-    return uart, de, watcher, de_timer
-
-
 def make_hardware(ct_secondary=1, baud=9600):
     import machine
 
@@ -157,7 +134,7 @@ def make_hardware(ct_secondary=1, baud=9600):
     adc = ADS131M06(spi, cs, drdy, rp2.StateMachine(ADC_SM), tuple(rp2.DMA() for _ in range(4)),
                     frame_clock_program(rp2), reset=reset, clkin=CLKIN_HZ, osr=OSR,
                     ct_secondary=ct_secondary, depth=RING_FRAMES, sm_id=ADC_SM)
-    uart, de, rs485_watcher, rs485_de = _rs485(machine, baud)
+    uart, de, rs485_watcher, rs485_de = board_common.rs485(machine, rp2, PINS, baud)
     i2c = machine.I2C(0, sda=Pin(gp("I2C0 SDA")), scl=Pin(gp("I2C0 SCL")), freq=I2C_FREQ)
     buttons = tuple(Pin(gp("Button " + b), Pin.IN, Pin.PULL_UP)
                     for b in ("up", "down", "left", "right"))

@@ -3,6 +3,7 @@ and the PIO watcher's timing (boards/drivers/rs485_pio.py) with the fake
 machine/rp2 modules. The RS-485 link itself: portable/test_rs485_line.py;
 the watcher's program runs on the emulated chip (docs/runtime.md)."""
 
+import board_common
 import machine
 import pico_ads131m06
 import pico_onboard
@@ -80,11 +81,11 @@ def test_watcher_reset_drops_what_it_saw_and_counts_from_zero():
 
 
 def test_reference_board_uart_queues_the_largest_reply():
-    uart, de, w, de_timer = pico_ads131m06._rs485(machine, 19200)
+    uart, de, w, de_timer = board_common.rs485(machine, rp2, pico_ads131m06.PINS, 19200)
     assert uart.txbuf >= ADU_MAX and uart.rxbuf >= 2 * ADU_MAX
     assert [p.id for p in uart.pins] == [0, 1] and de.id == 2 and de.value() == 0
     assert isinstance(w, WireWatcher) and w._pin.id == 1
-    assert pico_ads131m06.RS485_SM in (4, 5, 6, 7)  # PIO1: PIO0 is the ADC's
+    assert board_common.RS485_SM in (4, 5, 6, 7)  # PIO1: PIO0 is the ADC's
     # DE: a state machine at 1 MHz owns GP2 (1 us a count of the wire time)
     assert isinstance(de_timer, DeTimer)
     assert de_timer._sm.kwargs["freq"] == 1_000_000 and de_timer._sm.kwargs["set_base"] is de
