@@ -79,9 +79,19 @@ class Dsp:
         self._u_rms = [0.0, 0.0, 0.0]
         self._ll_rms = [0.0, 0.0, 0.0]
         self._i_rms = [0.0, 0.0, 0.0]
+        # windows (_edges): the last window's edge frame (va..ic, qa..qc)
+        # and its excess in 1/256 frame; phase voltages of both edges
+        self._edge = array("i", bytes(40))
+        self._f_edge = array("i", bytes(60))  # what each of the 15 product sums adds
+        self._f_start = array("i", bytes(60))  # for an edge frame (_frame_sums)
+        self._whole = 0  # the last window ran from crossing to crossing
+        self._fs256 = self.fs * 256.0
+        self._grid = self.fs  # frames from the window's start to the next second
+        self.window_s = 0.0  # the last window's length, s (its energy's time)
         st = self.st
+        per = self.fs // 32  # a 40 Hz period: see _next_second
+        st[K.ST_ZSTOP] = self.fs - per - (per >> 2) - 1
         bits = frontend.bits
-        st[K.ST_RAIL] = frontend.rail
         st[K.ST_SX] = 32 if sys.maxsize > 0x7FFFFFFF else 0
         st[K.ST_SHV] = max(0, bits - 14)  # voltages to 2**13 (dsp_kernel.py)
         st[K.ST_SHI] = max(0, bits - 15)  # currents to 2**14
@@ -178,13 +188,11 @@ class Dsp:
         im = a * math.sin(w)
         return 1.0 / math.sqrt(re * re + im * im), -math.atan2(im, re)
 
-    def _h_mag(self, f):
-        return self._h(f)[0]
-
     # ---- samples in --------------------------------------------------------
     def process(self, buf, nframes=-1):
         """Feed frames from buf (array('i'), 6 codes a frame). Returns the
-        number of seconds completed; on_second is called after each."""
+        number of windows (readings) completed; on_second is called after
+        each."""
         if buf is not self._checked and buf is not self._checked2:
             try:
                 ok = repr(buf[:0]) == "array('i')"
@@ -204,40 +212,89 @@ class Dsp:
         done = 0
         start = 0
         st = self.st
-        fs = self.fs
         while nframes > 0:
-            n = fs - st[K.ST_N]
+            n0 = st[K.ST_N]
+            n = self._grid - n0
             if n > nframes:
                 n = nframes
+            # the kernel stops early at the crossing that ends the window
             K.accumulate(buf, start, n, st, self.acc)
+            n = st[K.ST_N] - n0
             start += n
             nframes -= n
-            if st[K.ST_N] >= fs:
+            if st[K.ST_ZEND] or st[K.ST_N] >= self._grid:
                 self._close_second()
                 done += 1
         return done
 
     def add_gap(self, frames):
         """The board lost `frames` frames (a flash erase stalls interrupts on
-        the RP2040). The second they fall in bills its energy over its
+        the RP2040). The window they fall in bills its energy over its
         measured frames plus the gap, at the power measured around it, so a
         stall costs no energy; the readings are those of the frames there."""
         if frames > 0:
             self._gap += frames
 
     # ---- once a second -----------------------------------------------------
+    # Every float result is a 16-byte heap block on the RP2040 (MicroPython's
+    # object model A boxes floats): no closures or comprehensions here, the
+    # means in reused lists, the window's edges in integers.
     def _close_second(self):
+        N = self.st[K.ST_N]
+        nw = self._edges()  # the window's length, 1/256 frame, crossing to crossing
+        inv = 256.0 / nw
+        self._means(inv)
+        freq = self._frequency(N)
+        self._rms(inv)
+        T = (nw + (self._gap << 8)) / self._fs256
+        self._gap = 0
+        self.window_s = T
+        self._powers(inv, freq, T)
+        self.flags = self._over_range() | self._freq_flags(freq)
+        self._next_second(N, freq)
+        self.seconds += 1
+        if self.on_second is not None:
+            self.on_second(self)
+
+    def _edges(self):
+        # A window runs from the frame after one crossing to the frame after
+        # the next-but-many (kernel, ST_ZSTOP), so its frames cover, by the
+        # midpoint rule, the time from 0.5 to 1.5 frames after its first
+        # crossing to as much after its last: whole cycles give or take a
+        # frame. That frame would ripple the readings by up to 1/N of S
+        # (0.04 % at 2520/s). The edge frame's own products stand for the
+        # part beyond the crossing (within a quarter frame of its middle):
+        # it is taken off this window and given to the next, in integers
+        # (1/256 frame), so the sums stay exact and nothing is counted twice.
         st = self.st
         acc = self.acc
-        N = st[K.ST_N]
-        inv = 1.0 / N
-        # Once a second, but every float result is a 16-byte heap block on
-        # the RP2040 (MicroPython's object model A boxes floats): no closures
-        # or comprehensions here, and the means in reused lists.
-        r = self.readings
-        valid = self._valid_cfg
-        flags = 0
-        # mean of each phase voltage u_k, line-line d_k, current i_k, integrated q_k
+        ep = self._edge  # the previous window's edge frame and its excess
+        es = ep[9]
+        ee = 0
+        if st[K.ST_ZEND]:
+            b = st[K.ST_ZLA]  # < 0: the sample before the crossing
+            a = st[K.ST_ZLB]  # >= 0: the edge frame's
+            ee = 384 - (-b * 256) // (a - b)  # 1.5 - |b|/(|b| + a) frames
+        mode = st[K.ST_MODE]
+        fe = self._f_edge
+        fs = self._f_start
+        _frame_sums(st, K.ST_EDGE, mode, fe)
+        _frame_sums(ep, 0, mode, fs)
+        for x in range(K.NPAIRS):
+            lo = acc[2 * x] - _mul8(ee, fe[x]) + _mul8(es, fs[x])
+            acc[2 * x + 1] += lo >> 16
+            acc[2 * x] = lo & 0xFFFF
+        e = K.ST_EDGE
+        for x in range(9):
+            ep[x] = st[e + x]
+        ep[9] = ee
+        self._whole = ee and es  # crossing to crossing: its means are the offsets
+        return (st[K.ST_N] << 8) - ee + es
+
+    def _means(self, inv):
+        # the window's mean of each phase voltage u_k, terminal voltage v_k,
+        # line-line d_k, current i_k, integrated voltage q_k
+        acc = self.acc
         mu = self._mu
         mv = self._mv
         mi = self._mi
@@ -252,7 +309,12 @@ class Dsp:
         md[1] = mv[1] - mv[2]
         md[2] = mv[2] - mv[0]
 
-        freq = self._frequency(N)
+    def _rms(self, inv):
+        acc = self.acc
+        r = self.readings
+        mu = self._mu
+        mi = self._mi
+        md = self._md
         u_rms = self._u_rms
         ll_rms = self._ll_rms
         i_rms = self._i_rms
@@ -266,16 +328,25 @@ class Dsp:
             ii = _msum(acc, 6 + k, inv) - mi[k] * mi[k]
             i_rms[k] = math.sqrt(ii) * self._i_lsb[k] if ii > 0.0 else 0.0
             r[R_I + k] = i_rms[k]
+        r[R_VLL_AVG] = _avg(ll_rms, self.ll)
+        r[R_VLN_AVG] = _avg(u_rms, self.ln)
+        r[R_I_AVG] = _avg(i_rms, self.phases)
 
+    def _powers(self, inv, freq, T):
+        acc = self.acc
+        r = self.readings
+        mu = self._mu
+        mi = self._mi
+        mq = self._mq
+        u_rms = self._u_rms
+        i_rms = self._i_rms
         h_mag, h_arg = self._h(freq if freq > 0.0 else 60.0)
         cpsi = math.cos(h_arg)
         spsi = math.sin(h_arg)
-        qscale = 1 << st[K.ST_QSH]
+        qscale = 1 << self.st[K.ST_QSH]
         e = self.energy
         for x in range(N_ENERGIES):
             e[x] = 0.0
-        T = (N + self._gap) / self.fs
-        self._gap = 0
         ptot = 0.0
         qtot = 0.0
         for k in range(3):
@@ -305,33 +376,36 @@ class Dsp:
         r[R_S_TOT] = stot
         r[R_PF_TOT] = ptot / stot if stot > 0.0 else 1.0
         self._book(E_TOTAL, ptot, qtot, stot, T)
-        r[R_VLL_AVG] = _avg(ll_rms, self.ll)
-        r[R_VLN_AVG] = _avg(u_rms, self.ln)
-        r[R_I_AVG] = _avg(i_rms, self.phases)
+
+    def _over_range(self):
         # register 146 bits 0-5: an input above its +20 % over-range point
         # ('Metering Over-Range'), i.e. at the converter's full scale. In
         # type 11 phase A's voltage is A-B, two terminals in anti-phase:
         # each carries half of it.
-        ab = st[K.ST_MODE] == K.MODE_AB
+        flags = 0
+        u_rms = self._u_rms
+        i_rms = self._i_rms
+        ab = self.st[K.ST_MODE] == K.MODE_AB
         for k in range(3):
             if i_rms[k] > self._i_full_rms:
                 flags |= 8 << k
             if (u_rms[k] * 0.5 if ab and k == 0 else u_rms[k]) > self._v_full_rms:
                 flags |= 1 << k
+        return flags
+
+    def _freq_flags(self, freq):
+        valid = self._valid_cfg
+        flags = 0
         if freq > 0.0:
-            r[R_FREQ] = freq
-            valid |= 1 << 28
+            self.readings[R_FREQ] = freq
+            valid |= 1 << R_FREQ
             if not FREQ_MIN <= freq <= FREQ_MAX:
-                flags |= F_FREQ
+                flags = F_FREQ
         else:
-            r[R_FREQ] = 0.0
-            flags |= F_FREQ
+            self.readings[R_FREQ] = 0.0
+            flags = F_FREQ
         self.valid = valid
-        self.flags = flags
-        self._next_second(N, u_rms)
-        self.seconds += 1
-        if self.on_second is not None:
-            self.on_second(self)
+        return flags
 
     def _book(self, k, p, q, s, T):
         e = self.energy
@@ -379,13 +453,26 @@ class Dsp:
         m = self._off_max
         return m if off > m else (-m if off < -m else off)
 
-    def _next_second(self, N, u_rms):
+    def _next_second(self, N, freq):
         st = self.st
         acc = self.acc
-        # coarse offsets follow the means (internal units back to raw codes)
+        u_rms = self._u_rms
+        # The next window ends at the first crossing from 1.25 periods
+        # before the next 1-second grid point, or at that point if none
+        # comes: a reading a second, whole cycles, and no drift from fs.
+        fs = self.fs
+        self._grid += fs - N
+        per = fs // 32  # a 40 Hz period, before any is measured
+        if 40.0 <= freq <= 70.0:
+            per = int(fs / freq)
+        st[K.ST_ZSTOP] = self._grid - per - (per >> 2) - 1
+        st[K.ST_ZEND] = 0
+        # coarse offsets follow the means (internal units back to raw codes),
+        # taken over whole cycles (a part cycle's mean is not the offset), or
+        # where there are no cycles (no voltage)
         shv = st[K.ST_SHV]
         shi = st[K.ST_SHI]
-        for k in range(3):
+        for k in range(3 if self._whole or not st[K.ST_ZCOUNT] else 0):
             k3 = 3 + k
             st[K.ST_OFF + k] = self._offset(st[K.ST_OFF + k] + _round(acc[K.A_SV + k] * (1 << shv) / N))
             st[K.ST_OFF + k3] = self._offset(st[K.ST_OFF + k3] + _round(acc[K.A_SI + k] * (1 << shi) / N))
@@ -418,7 +505,36 @@ class Dsp:
             acc[x] = 0
         st[K.ST_N] = 0
         st[K.ST_ZCOUNT] = 0
-        st[K.ST_OVR] = 0
+
+
+def _frame_sums(w, o, mode, out):
+    # what one frame (va vb vc ia ib ic qa qb qc at w[o..o+8]) adds to each
+    # product sum of the kernel: out[x] for pair x (acc[2x]); phase voltages
+    # formed as the kernel does. (The linear sums need no correction: over
+    # whole cycles their means are near 0 and enter only squared.)
+    va = w[o]
+    vb = w[o + 1]
+    vc = w[o + 2]
+    m = ((va + vb + vc) * 10923) >> 15 if mode == K.MODE_DELTA else 0
+    for k in range(3):
+        v = w[o + k]
+        u = v - m
+        if mode == K.MODE_AB and k == 0:
+            u = va - vb
+        d = v - w[o + (k + 1) % 3]
+        i = w[o + 3 + k]
+        q = w[o + 6 + k]
+        out[k] = u * u
+        out[3 + k] = d * d
+        out[6 + k] = i * i
+        out[9 + k] = u * i
+        out[12 + k] = q * i
+
+
+def _mul8(e, f):
+    # floor(e * f / 256) for 0 <= e <= 384, |f| < 2**28.1, every step a small
+    # int (below 2**30) on the RP2040
+    return e * (f >> 8) + ((e * (f & 255)) >> 8)
 
 
 def _msum(acc, pair, inv):

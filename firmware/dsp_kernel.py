@@ -12,7 +12,8 @@
 #   the coarse offsets are held within rail/64 (dsp.py), so the reduced
 #   values stay within 1.016 times those bounds by construction, with no
 #   clamp per sample. Every product is then below 1.04 * 2**28.
-# * The reduction from a 24-bit front end (shift 9 or 8) would, by plain
+# * The reduction from a 24-bit front end (shift 10 for voltages, 9 for
+#   currents: dsp.py sets bits - 14 and bits - 15) would, by plain
 #   rounding, leave a quantisation error correlated with the waveform: at 1 %
 #   of nominal current (about 190 internal LSB rms) that biases Irms and P by
 #   up to 0.04 %. First-order error feedback (the residue of each rounding is
@@ -32,8 +33,9 @@
 # * On the Cortex-M0+ viper keeps locals in stack slots and an array element
 #   costs an address computation besides the load and store, so the sums live
 #   in locals for the whole block and go back to `acc` once at its end; the
-#   carry runs every fourth frame. This is what keeps the loop near 100
-#   cycles a channel-sample (make bench counts the compiled Thumb code).
+#   carry runs every fourth frame. This is what keeps the loop at 241
+#   cycles a channel-sample, 1448 a frame (tools/thumb_emulate.py runs the
+#   compiled Thumb code; docs/dsp.md has the figures).
 # * Nothing is allocated: all state lives in preallocated array('i') buffers
 #   and viper locals (machine words), so this runs under heap_lock().
 #   Intermediates never exceed 2**31, so the result is bit-identical on the
@@ -64,6 +66,11 @@
 # * Frequency: zero crossings of one phase voltage (chosen once a second,
 #   the largest), armed by a hysteresis of a fraction of its amplitude, each
 #   interpolated linearly between the two samples around it.
+# * Windows of whole cycles: the first crossing at or after frame ST_ZSTOP
+#   (dsp.py puts it 1.25 periods before the next second) ends the window:
+#   the kernel keeps that frame's samples in ST_EDGE, sets ST_ZEND and
+#   returns with the rest of the block unread. One compare per crossing,
+#   nothing per sample.
 # * Portability: viper on a 64-bit host (the unix port used by the tests)
 #   zero-extends a ptr32 load, so a stored -1 reads back as 2**32 - 1.
 #   Every load whose sign matters is sign-extended with (x << sx) >> sx,
@@ -98,11 +105,12 @@ ST_ZFB = const(28)
 ST_ZLN = const(29)  # last crossing
 ST_ZLA = const(30)
 ST_ZLB = const(31)
-ST_RAIL = const(32)  # largest raw code magnitude (the rail; for dsp.py)
-ST_OVR = const(33)  # unused (over-range is judged once a second)
+ST_ZSTOP = const(32)  # frame index from which a crossing ends the window
+ST_ZEND = const(33)  # 1: the window ended at a crossing (the kernel stopped)
 ST_SX = const(34)  # sign-extension shift for ptr32 loads: 0 on 32-bit targets
 ST_QEF = const(35)  # 3 error-feedback residues of q (0 .. 2**(QSH+8) - 1)
-ST_LEN = const(38)
+ST_EDGE = const(38)  # the window's last frame: va vb vc ia ib ic qa qb qc
+ST_LEN = const(47)
 
 MODE_LN = const(0)  # phase voltage = terminal voltage (types 10, 12, 40)
 MODE_DELTA = const(1)  # against the artificial star point (type 31)
@@ -137,6 +145,7 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     zarm = st[ST_ZARM]
     zprev = (st[ST_ZPREV] << sx) >> sx
     n = st[ST_N]
+    zstop = st[ST_ZSTOP]
     o0 = (st[ST_OFF] << sx) >> sx
     o1 = (st[ST_OFF + 1] << sx) >> sx
     o2 = (st[ST_OFF + 2] << sx) >> sx
@@ -348,6 +357,20 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             st[ST_ZLN] = n
             st[ST_ZLA] = zprev
             st[ST_ZLB] = z
+            if n >= zstop:
+                # the window ends with this frame (whole cycles): keep its
+                # samples for dsp.py's boundary correction and stop
+                st[ST_ZEND] = 1
+                st[ST_EDGE] = va
+                st[ST_EDGE + 1] = vb
+                st[ST_EDGE + 2] = vc
+                st[ST_EDGE + 3] = ia
+                st[ST_EDGE + 4] = ib
+                st[ST_EDGE + 5] = ic
+                st[ST_EDGE + 6] = qa
+                st[ST_EDGE + 7] = qb
+                st[ST_EDGE + 8] = qc
+                end = j
         zprev = z
         n += 1
     acc[0] = uual

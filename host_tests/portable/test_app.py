@@ -50,6 +50,10 @@ def test_frames_lost_are_billed_and_counted_in_7301():
     out = bytearray(4)
     assert app.meter.bank.read(7300, 2, out, 0) == 0
     assert out == b"\x00\x00\x00\x7e"
-    # the second's energy covers its 2520 measured frames and the 126 lost
+    # the window's energy covers its measured frames (whole cycles: the
+    # first window ends at the crossing within 1.25 periods before 1 s) and
+    # the 126 lost
+    t = app.meter.dsp.window_s
+    assert 2520 - 1.25 * 2520 / 50 - 1 < t * 2520 - 126 <= 2520, t
     wh = app.meter.energy.count(E_WH_IMP, E_TOTAL) / 3600000
-    assert abs(wh - 3 * 230.0 * 50.0 * (2520 + 126) / 2520 / 3600) < 0.001, wh
+    assert abs(wh - 3 * 230.0 * 50.0 * t / 3600) < 0.001, wh
