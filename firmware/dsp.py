@@ -16,6 +16,7 @@ from array import array
 from micropython import const
 
 import dsp_kernel as K
+from frontend import OVER_RANGE
 from readings import (
     E_KINDS, E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3,
     E_VARH_Q4, E_WH_EXP, E_WH_IMP, F_FREQ, N_ENERGIES, N_READINGS, R_FREQ, R_I,
@@ -42,8 +43,8 @@ FREQ_MAX = 65.0
 _FREQ_V_MIN_FRAC = const(25)  # per mille of the voltage full scale (rms)
 # No-load (anti-creep) threshold: a phase whose current is below this share
 # of the CT rating moves no energy and shows no power. IEC 62053-22 class
-# 0.2S must start at 0.1 % of In; this is half that, and some 20 times the
-# noise of a 16-bit front end.
+# 0.2S must start at 0.1 % of In; this is half that, and some 8 times the
+# noise (0.5 LSB rms) of a 16-bit front end with 4 x In full scale.
 NO_LOAD_FRACTION = 0.0005
 _TWO_PI = 2.0 * math.pi
 
@@ -66,9 +67,9 @@ class Dsp:
         # runtime alternates two blocks, and the check's repr() allocates
         self._checked = None
         self._checked2 = None
-        self._freq = 0.0
         self._last_cross = None  # last crossing time, in frames, this second
         self._gap = 0  # frames the board lost this second (add_gap)
+        self._clip = 0  # channels with a sample at the rail this window (clipped)
         # the second's means (_close_second): lists, reused, hold the
         # float objects themselves, so reading them back allocates nothing
         self._mu = [0.0, 0.0, 0.0]
@@ -79,11 +80,9 @@ class Dsp:
         self._u_rms = [0.0, 0.0, 0.0]
         self._ll_rms = [0.0, 0.0, 0.0]
         self._i_rms = [0.0, 0.0, 0.0]
-        # windows (_edges): the last window's edge frame (va..ic, qa..qc)
-        # and its excess in 1/256 frame; phase voltages of both edges
-        self._edge = array("i", bytes(40))
-        self._f_edge = array("i", bytes(60))  # what each of the 15 product sums adds
-        self._f_start = array("i", bytes(60))  # for an edge frame (_frame_sums)
+        # windows (_edges): what the last window handed on to this one, per
+        # product sum, and (last word) its length in 1/256 frame
+        self._carry = array("i", bytes(4 * K.NPAIRS + 4))
         self._whole = 0  # the last window ran from crossing to crossing
         self._fs256 = self.fs * 256.0
         self._grid = self.fs  # frames from the window's start to the next second
@@ -174,7 +173,7 @@ class Dsp:
             self._u_lsb = self._v_lsb
         self._i_no_load = NO_LOAD_FRACTION * self.ct_primary
         self._v_full_rms = fe.v_full_scale_peak() / 1.4142135623730951 * self.pt_ratio
-        self._i_full_rms = fe.i_full_scale_peak_pu() / 1.4142135623730951 * self.ct_primary
+        self._i_full_rms = OVER_RANGE * self.ct_primary  # 120 % rms (not the rail: headroom)
         self._rot = [(math.cos(math.radians(d)), math.sin(math.radians(d))) for d in self.phase_deg]
 
     def _freq_v_min_internal(self, k):
@@ -227,6 +226,13 @@ class Dsp:
                 done += 1
         return done
 
+    def clipped(self, mask):
+        """Channels (bit 0 Va .. bit 5 Ic, as register 146 bits 0-5) that
+        had a sample at their converter's rail: the board's decode finds
+        them (a comparison there, none in the kernel). They are flagged
+        over-range for the window they fall in."""
+        self._clip |= mask & 0x3F
+
     def add_gap(self, frames):
         """The board lost `frames` frames (a flash erase stalls interrupts on
         the RP2040). The window they fall in bills its energy over its
@@ -243,14 +249,13 @@ class Dsp:
         N = self.st[K.ST_N]
         nw = self._edges()  # the window's length, 1/256 frame, crossing to crossing
         inv = 256.0 / nw
-        self._means(inv)
         freq = self._frequency(N)
         self._rms(inv)
         T = (nw + (self._gap << 8)) / self._fs256
         self._gap = 0
         self.window_s = T
         self._powers(inv, freq, T)
-        self.flags = self._over_range() | self._freq_flags(freq)
+        self._flags(freq)
         self._next_second(N, freq)
         self.seconds += 1
         if self.on_second is not None:
@@ -268,33 +273,38 @@ class Dsp:
         # (1/256 frame), so the sums stay exact and nothing is counted twice.
         st = self.st
         acc = self.acc
-        ep = self._edge  # the previous window's edge frame and its excess
-        es = ep[9]
+        cy = self._carry
         ee = 0
         if st[K.ST_ZEND]:
             b = st[K.ST_ZLA]  # < 0: the sample before the crossing
             a = st[K.ST_ZLB]  # >= 0: the edge frame's
             ee = 384 - (-b * 256) // (a - b)  # 1.5 - |b|/(|b| + a) frames
-        mode = st[K.ST_MODE]
-        fe = self._f_edge
-        fs = self._f_start
-        _frame_sums(st, K.ST_EDGE, mode, fe)
-        _frame_sums(ep, 0, mode, fs)
-        for x in range(K.NPAIRS):
-            lo = acc[2 * x] - _mul8(ee, fe[x]) + _mul8(es, fs[x])
-            acc[2 * x + 1] += lo >> 16
-            acc[2 * x] = lo & 0xFFFF
+        # the edge frame's products, its phase voltages formed as the kernel does
         e = K.ST_EDGE
-        for x in range(9):
-            ep[x] = st[e + x]
-        ep[9] = ee
+        va = st[e]
+        vb = st[e + 1]
+        mode = st[K.ST_MODE]
+        m = ((va + vb + st[e + 2]) * 10923) >> 15 if mode == K.MODE_DELTA else 0
+        for k in range(3):
+            v = st[e + k]
+            u = va - vb if mode == K.MODE_AB and k == 0 else v - m
+            d = v - st[e + (k + 1) % 3]
+            i = st[e + 3 + k]
+            _hand_on(acc, cy, k, ee, u * u)
+            _hand_on(acc, cy, 3 + k, ee, d * d)
+            _hand_on(acc, cy, 6 + k, ee, i * i)
+            _hand_on(acc, cy, 9 + k, ee, u * i)
+            _hand_on(acc, cy, 12 + k, ee, st[e + 6 + k] * i)
+        es = cy[K.NPAIRS]
+        cy[K.NPAIRS] = ee
         self._whole = ee and es  # crossing to crossing: its means are the offsets
         return (st[K.ST_N] << 8) - ee + es
 
-    def _means(self, inv):
-        # the window's mean of each phase voltage u_k, terminal voltage v_k,
-        # line-line d_k, current i_k, integrated voltage q_k
+    def _rms(self, inv):
+        # the window's means of each phase voltage u_k, terminal voltage
+        # v_k, line-line d_k, current i_k, integrated voltage q_k; then RMS
         acc = self.acc
+        r = self.readings
         mu = self._mu
         mv = self._mv
         mi = self._mi
@@ -308,13 +318,6 @@ class Dsp:
         md[0] = mv[0] - mv[1]
         md[1] = mv[1] - mv[2]
         md[2] = mv[2] - mv[0]
-
-    def _rms(self, inv):
-        acc = self.acc
-        r = self.readings
-        mu = self._mu
-        mi = self._mi
-        md = self._md
         u_rms = self._u_rms
         ll_rms = self._ll_rms
         i_rms = self._i_rms
@@ -377,12 +380,13 @@ class Dsp:
         r[R_PF_TOT] = ptot / stot if stot > 0.0 else 1.0
         self._book(E_TOTAL, ptot, qtot, stot, T)
 
-    def _over_range(self):
+    def _flags(self, freq):
         # register 146 bits 0-5: an input above its +20 % over-range point
-        # ('Metering Over-Range'), i.e. at the converter's full scale. In
-        # type 11 phase A's voltage is A-B, two terminals in anti-phase:
-        # each carries half of it.
-        flags = 0
+        # ('Metering Over-Range') by its RMS, or with a sample at the rail
+        # (clipped). In type 11 phase A's voltage is A-B, two terminals in
+        # anti-phase: each carries half of it. Bit 6: the frequency.
+        flags = self._clip
+        self._clip = 0
         u_rms = self._u_rms
         i_rms = self._i_rms
         ab = self.st[K.ST_MODE] == K.MODE_AB
@@ -391,21 +395,17 @@ class Dsp:
                 flags |= 8 << k
             if (u_rms[k] * 0.5 if ab and k == 0 else u_rms[k]) > self._v_full_rms:
                 flags |= 1 << k
-        return flags
-
-    def _freq_flags(self, freq):
         valid = self._valid_cfg
-        flags = 0
         if freq > 0.0:
             self.readings[R_FREQ] = freq
             valid |= 1 << R_FREQ
             if not FREQ_MIN <= freq <= FREQ_MAX:
-                flags = F_FREQ
+                flags |= F_FREQ
         else:
             self.readings[R_FREQ] = 0.0
-            flags = F_FREQ
+            flags |= F_FREQ
         self.valid = valid
-        return flags
+        self.flags = flags
 
     def _book(self, k, p, q, s, T):
         e = self.energy
@@ -507,34 +507,18 @@ class Dsp:
         st[K.ST_ZCOUNT] = 0
 
 
-def _frame_sums(w, o, mode, out):
-    # what one frame (va vb vc ia ib ic qa qb qc at w[o..o+8]) adds to each
-    # product sum of the kernel: out[x] for pair x (acc[2x]); phase voltages
-    # formed as the kernel does. (The linear sums need no correction: over
-    # whole cycles their means are near 0 and enter only squared.)
-    va = w[o]
-    vb = w[o + 1]
-    vc = w[o + 2]
-    m = ((va + vb + vc) * 10923) >> 15 if mode == K.MODE_DELTA else 0
-    for k in range(3):
-        v = w[o + k]
-        u = v - m
-        if mode == K.MODE_AB and k == 0:
-            u = va - vb
-        d = v - w[o + (k + 1) % 3]
-        i = w[o + 3 + k]
-        q = w[o + 6 + k]
-        out[k] = u * u
-        out[3 + k] = d * d
-        out[6 + k] = i * i
-        out[9 + k] = u * i
-        out[12 + k] = q * i
-
-
-def _mul8(e, f):
-    # floor(e * f / 256) for 0 <= e <= 384, |f| < 2**28.1, every step a small
-    # int (below 2**30) on the RP2040
-    return e * (f >> 8) + ((e * (f & 255)) >> 8)
+def _hand_on(acc, cy, x, ee, f):
+    # product sum x (acc[2x] low 16 bits, acc[2x + 1] the rest): take off
+    # ee/256 of the edge frame's value f, handed on to the next window
+    # (cy[x]), and add what the last window handed on. floor(ee * f / 256)
+    # with every step a small int (below 2**30) on the RP2040: ee <= 384,
+    # |f| < 2**28.1. The linear sums need no correction: over whole cycles
+    # their means are near 0 and enter the covariances only as products.
+    c = ee * (f >> 8) + ((ee * (f & 255)) >> 8)
+    lo = acc[2 * x] - c + cy[x]
+    cy[x] = c
+    acc[2 * x + 1] += lo >> 16
+    acc[2 * x] = lo & 0xFFFF
 
 
 def _msum(acc, pair, inv):

@@ -145,6 +145,7 @@ class Runtime:
         self.frames = 0  # frames handed to the DSP
         self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
         self._lost = 0  # the driver's lost-frame count already billed
+        self._clipped = 0  # the driver's clipped-sample count already handed over
         self.fe_running = False
         self._retry_ms = now
         self.reinits = 0
@@ -244,6 +245,12 @@ class Runtime:
                     # CRC): billed at the power measured around them
                     self.app.frames_lost(lost - self._lost)
                     self._lost = lost
+                clipped = getattr(self.source, "clipped", 0)
+                if clipped != self._clipped:
+                    # samples at a converter rail (the driver's decode):
+                    # register 146 bits 0-5 for this second, 7303-7304
+                    self.app.clipped(self.source.take_clip_mask(), (clipped - self._clipped) & 0x3FFFFFFF)
+                    self._clipped = clipped
                 if n:
                     self._k ^= 1  # the other block next: the IRQ never writes the one in use
                     self.app.samples(buf, n)
