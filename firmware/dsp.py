@@ -95,15 +95,7 @@ class Dsp:
         st[K.ST_SHV] = max(0, bits - 14)  # voltages to 2**13 (dsp_kernel.py)
         st[K.ST_SHI] = max(0, bits - 15)  # currents to 2**14
         self._off_max = frontend.rail >> 6  # coarse offsets held within rail/64
-        # integrator leak: corner near 6 Hz whatever fs; output shift so the
-        # integrated voltage at 40 Hz still fits the current's range
-        k = 6
-        while (self.fs / (_TWO_PI * (1 << k))) > 9.0:
-            k += 1
-        st[K.ST_KLEAK] = k
-        # output shift = leak shift: the integrator's DC gain is 2**k, so
-        # |q| <= |u| for any input and the products keep their bound
-        st[K.ST_QSH] = k
+        self._tune(55.0)  # the fundamental filters, until a frequency is measured
         self.configure(40, 100, 1, 1.0)
         # until a second has been measured, time phase A with the smallest
         # arming threshold that still means 'there is a voltage'
@@ -179,13 +171,35 @@ class Dsp:
     def _freq_v_min_internal(self, k):
         return max(4, int(self._v_full_rms * _FREQ_V_MIN_FRAC / 1000.0 / self._u_lsb[k]))
 
-    # ---- the integrator's response, for the reactive-power correction ----
+    # ---- the fundamental filters (dsp_kernel.py), for Q1 ----------------
+    def _tune(self, f):
+        # F = 2 sin(pi f / fs) puts the filter's peak at f (docs/dsp.md);
+        # F^2 and D F kept for _h
+        self._f_tuned = f
+        fk = int(2.0 * math.sin(math.pi * f / self.fs) * 16384.0 + 0.5)
+        self.st[K.ST_FK] = fk
+        F = fk / 16384.0
+        self._f2 = F * F
+        self._df = F / (1 << K.SV_D)
+
     def _h(self, f):
-        a = 1.0 - 1.0 / (1 << self.st[K.ST_KLEAK])
+        # q's response to u at frequency f: magnitude and angle. With z1 =
+        # e^-jw, c = cos w, s = sin w, a = 1 - c: L / X = F^2 z1 / A,
+        # A = (1 - z1)^2 + F^2 z1 + D F z1 (1 - z1)
+        #   = c (F^2 - 2a) + D F a (1 + 2c) + j s (D F (2c - 1) - F^2 + 2a);
+        # X = 2^SV_G u, q = L (1 + z1) / 2^(SV_OUT + 1) (dsp_kernel.py)
         w = _TWO_PI * f / self.fs
-        re = 1.0 - a * math.cos(w)
-        im = a * math.sin(w)
-        return 1.0 / math.sqrt(re * re + im * im), -math.atan2(im, re)
+        c = math.cos(w)
+        s = math.sin(w)
+        a = 1.0 - c
+        f2 = self._f2
+        df = self._df
+        e = f2 - a - a
+        c2 = c + c
+        re = c * e + df * a * (1.0 + c2)
+        im = s * (df * (c2 - 1.0) - e)
+        g = f2 * math.sqrt(0.5 + 0.5 * c) / (1 << (K.SV_OUT - K.SV_G))
+        return g / math.sqrt(re * re + im * im), -1.5 * w - math.atan2(im, re)
 
     # ---- samples in --------------------------------------------------------
     def process(self, buf, nframes=-1):
@@ -302,7 +316,7 @@ class Dsp:
 
     def _rms(self, inv):
         # the window's means of each phase voltage u_k, terminal voltage
-        # v_k, line-line d_k, current i_k, integrated voltage q_k; then RMS
+        # v_k, line-line d_k, current i_k, filtered voltage q_k; then RMS
         acc = self.acc
         r = self.readings
         mu = self._mu
@@ -346,7 +360,6 @@ class Dsp:
         h_mag, h_arg = self._h(freq if freq > 0.0 else 60.0)
         cpsi = math.cos(h_arg)
         spsi = math.sin(h_arg)
-        qscale = 1 << self.st[K.ST_QSH]
         e = self.energy
         for x in range(N_ENERGIES):
             e[x] = 0.0
@@ -359,7 +372,7 @@ class Dsp:
                 continue
             scale = self._u_lsb[k] * self._i_lsb[k]
             p = (_msum(acc, 9 + k, inv) - mu[k] * mi[k]) * scale
-            x = (_msum(acc, 12 + k, inv) - mq[k] * mi[k]) * scale * qscale
+            x = (_msum(acc, 12 + k, inv) - mq[k] * mi[k]) * scale
             q = (p * cpsi - x / h_mag) / spsi
             c, s = self._rot[k]
             p, q = p * c + q * s, q * c - p * s
@@ -465,6 +478,10 @@ class Dsp:
         per = fs // 32  # a 40 Hz period, before any is measured
         if 40.0 <= freq <= 70.0:
             per = int(fs / freq)
+            if not -0.05 < freq - self._f_tuned < 0.05:
+                # retuned only by steps of 0.05 Hz or more: a step moves the
+                # filters' phase (0.16 rad/Hz) and settles in some 25 ms
+                self._tune(freq)
         st[K.ST_ZSTOP] = self._grid - per - (per >> 2) - 1
         st[K.ST_ZEND] = 0
         # coarse offsets follow the means (internal units back to raw codes),

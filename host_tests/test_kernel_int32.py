@@ -11,8 +11,9 @@ voltages at opposite rails (line-to-line differences of twice the rail,
 and in type 11 a phase voltage of Va - Vb), the currents' signs making
 every product sum grow as fast as it can, the coarse offsets at their
 bound (rail/64) against the signal, the ADS131M06's own negative rail
-(-2**23, one beyond -rail), and a DC level that winds the integrators up to
-their bound. CPython only: it needs an int subclass with operators.
+(-2**23, one beyond -rail), and a square wave between the rails at the
+fundamental filters' tuning (the input that drives a resonator highest).
+CPython only: it needs an int subclass with operators.
 """
 
 from array import array
@@ -63,17 +64,21 @@ class Words:
         return len(self.a)
 
 
-def run(system_type, fs, frames, codes, offsets):
-    """Frames of the fixed `codes` through the kernel under Int32, the
-    coarse offsets set to `offsets`; returns the Dsp (its acc and st)."""
+def run(system_type, fs, frames, codes, offsets, tune=None):
+    """Frames of the `codes` (one frame's six, or many frames') through the
+    kernel under Int32, the coarse offsets set to `offsets`, the
+    fundamental filters tuned to `tune` Hz; returns the Dsp."""
     d = Dsp(FrontEnd(24, fs))
     d.configure(system_type, 100, 1, 1.0)
+    if tune:
+        d._tune(tune)
     st = d.st
     st[K.ST_SX] = 0  # the RP2040: 32-bit words, no sign extension needed
     st[K.ST_ZSTOP] = 1 << 30  # one window over all of it
     for ch in range(6):
         st[K.ST_OFF + ch] = offsets[ch]
-    buf = array("i", list(codes) * frames)
+    buf = array("i", list(codes) * (frames * 6 // len(codes)))
+    frames = len(buf) // 6
     K.accumulate(Words(buf), 0, frames, Words(st), Words(d.acc))
     return d
 
@@ -111,6 +116,22 @@ def test_no_32_bit_overflow_over_a_whole_second_at_8000_per_s():
     acc = d.acc
     for pair in range(K.NPAIRS):
         assert abs(acc[2 * pair + 1]) < (1 << 26)
-    # the integrator wound up to its bound: |q| <= |u| (output shift = leak shift)
-    q = d.st[K.ST_INT] >> (d.st[K.ST_QSH] + 8)
-    assert 16384 <= abs(q) <= 16384 * 1.032
+    # DC: the filters' low-pass state follows 2**SV_G x the phase voltage
+    assert abs(d.st[K.ST_LP]) <= (1 << K.SV_G) * 16384 * 1.04
+
+
+def test_no_32_bit_overflow_with_a_square_wave_at_the_filters_tuning():
+    # the fundamental filters (Q = 4) driven at their peak by a square wave
+    # between the rails, at the largest tuning coefficient (70 Hz at
+    # 2000/s), in type 11 (the largest phase voltage): the states' swing is
+    # the worst any input can make. 28 frames a period = 71.4 Hz.
+    rail = (1 << 23) - 1
+    m = rail >> 6
+    hi = (rail, -rail - 1, rail, rail, -rail - 1, rail)
+    lo = (-rail - 1, rail, -rail - 1, -rail - 1, rail, -rail - 1)
+    period = list(hi) * 14 + list(lo) * 14
+    for tune in (70.0, 71.4):
+        d = run(11, 2000, 2000, period, (-m, m, -m, -m, m, -m), tune=tune)
+        acc = d.acc
+        for pair in range(K.NPAIRS):
+            assert abs(acc[2 * pair + 1]) < (1 << 26)
