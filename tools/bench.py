@@ -119,13 +119,14 @@ def measure(args):
     syn = Synth(sc, seed=7)
     dsp = Dsp(FrontEnd(bits, 2520))
     dsp.configure(40, CT, 1, 1.0)
-    sums = {"wh_imp": 0.0, "wh_exp": 0.0, "varh": [0.0] * 4, "v": [], "i": [], "f": []}
+    sums = {"wh_imp": 0.0, "wh_exp": 0.0, "varh": [0.0] * 4, "v": [], "i": [], "f": [], "t": 0.0}
     t = R.E_TOTAL * R.E_KINDS
 
     def second(d):
         if d.seconds <= SETTLE_S:
             return
         e = d.energy
+        sums["t"] += d.window_s  # windows are whole cycles, not whole seconds
         sums["wh_imp"] += e[t + R.E_WH_IMP]
         sums["wh_exp"] += e[t + R.E_WH_EXP]
         for k in range(4):
@@ -142,8 +143,8 @@ def measure(args):
             break
         dsp.process(buf, n)
     ref = reference(sd)
-    e_real = (sums["wh_imp"] - sums["wh_exp"]) / MEASURE_S
-    e_reac = (sums["varh"][0] + sums["varh"][1] - sums["varh"][2] - sums["varh"][3]) / MEASURE_S
+    e_real = (sums["wh_imp"] - sums["wh_exp"]) / sums["t"]
+    e_reac = (sums["varh"][0] + sums["varh"][1] - sums["varh"][2] - sums["varh"][3]) / sums["t"]
 
     def err(got, want):
         return 100.0 * (got - want) / abs(want) if want else 0.0
