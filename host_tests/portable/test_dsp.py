@@ -435,10 +435,11 @@ def test_readings_over_whole_cycles_at_any_frequency_45_to_65_hz():
     # 0.001 (24-bit) at any frequency, the off-nominal ones included (the
     # worst of a fixed 1-second block was near f = n + 0.25 Hz), at the
     # reference board's fs 2500 and the datasheet's 2520
+    # docs/dsp.md: 0.010 % at worst (0.070 % without the edge correction)
     for f, fs, lag in ((50.25, 2520, 60.0), (60.2, 2500, 30.0), (59.9, 2520, 60.0),
                        (45.0, 2500, 0.0), (65.0, 2520, 30.0), (47.13, 2500, 60.0)):
         worst = _per_window_errors(f, fs, lag)
-        for name, x, lim in zip(("V", "I", "P", "Q", "S", "PF"), worst, (0.05,) * 5 + (0.001,)):
+        for name, x, lim in zip(("V", "I", "P", "Q", "S", "PF"), worst, (0.011,) * 5 + (0.001,)):
             assert x <= lim, "%s at %r Hz fs %d PF %.1f: %.4f (limit %r)" % (
                 name, f, fs, math.cos(math.radians(lag)), x, lim)
 
