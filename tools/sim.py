@@ -38,17 +38,19 @@ import argparse
 import errno
 import json
 import os
+import select
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import tty
 
+import simwire  # tools/, this script's directory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import simwire  # noqa: E402
 
 KEYS = ("up", "down", "left", "right")
 # terminal escape sequences of the arrow keys -> the meter's four buttons
@@ -270,10 +272,10 @@ class Stats:
     def summary(self, rtu):
         return ("sim: %d bytes in; TCP %d connections (%d at most at once), %d refused over the limit, "
                 "%d refused for lack of file descriptors, %d closed idle, %d closed for not reading; "
-                "RTU frames %d, %d spoiled by a gap > t1.5, %d over 256 bytes, %d dropped (meter busy); "
+                "RTU frames %d (ended by t3.5 of silence), %d over 256 bytes, %d dropped (meter busy); "
                 "Modbus TCP paused %d times; %d reply bytes unread on the pseudo-terminal"
                 % (self.bytes_in, self.accepted, self.most, self.refused_limit, self.refused_fds,
-                   self.idle_closed, self.slow_closed, rtu[0], rtu[1], rtu[2], self.frames_dropped,
+                   self.idle_closed, self.slow_closed, rtu[0], rtu[2], self.frames_dropped,
                    self.tcp_pauses, self.pty_out_dropped))
 
 
@@ -429,23 +431,52 @@ class Host:
                 return cid
         return None
 
-    def send_stop(self):
-        # what no client waits for any more is dropped, all but the rest of
-        # a line the pipe has half taken; then the stop, within 10 s
+    def stop_child(self, within_s=30):
+        """Tell the child to save and exit: what no client waits for any more
+        is dropped from the queue, all but the rest of a line the pipe has
+        half taken, then 'q'. Its output is read meanwhile (it may be
+        blocked writing replies): a child gone quiet is killed after
+        within_s."""
         i = self.q.find(b"\n")
         del self.q[i + 1:]
         self.q += b"q\n"
-        fd = self.child.stdin.fileno()
-        give_up = time.monotonic() + 10
-        while self.q and time.monotonic() < give_up:
-            try:
-                n = os.write(fd, self.q)
-            except BlockingIOError:
-                time.sleep(0.01)
+        fd_in = self.child.stdin.fileno()
+        fd_out = self.child.stdout.fileno()
+        give_up = time.monotonic() + within_s
+        while self.child.poll() is None and time.monotonic() < give_up:
+            r, w, _ = select.select([fd_out], [fd_in] if self.q else [], [], 0.1)
+            if w:
+                try:
+                    del self.q[:os.write(fd_in, self.q)]
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    self.q.clear()
+            if r:
+                data = os.read(fd_out, 65536)
+                if not data:
+                    break
+                self.buf += data
+                self.child_said(final=True)
+        try:
+            self.child.wait(timeout=max(0.1, give_up - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+            self.child.wait()
+
+    def child_said(self, final=False):
+        # the complete lines in buf; once stopping (final), replies to
+        # clients that are gone are dropped
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            if final and line[:1] in b"uxm":
                 continue
-            except OSError:
-                break
-            del self.q[:n]
+            if not self.child_line(line.decode("utf-8", "replace")) and not final:
+                return False
+        if final and self.buf and self.buf[:1] not in b"uxm":
+            self.child_line(self.buf.decode("utf-8", "replace"))
+            self.buf = b""
+        return True
 
     # ---- from the child ----------------------------------------------------
     def from_child(self):
@@ -456,11 +487,7 @@ class Host:
         if not data:
             return False
         self.buf += data
-        while b"\n" in self.buf:
-            line, self.buf = self.buf.split(b"\n", 1)
-            if not self.child_line(line.decode("utf-8", "replace")):
-                return False
-        return True
+        return self.child_said()
 
     def child_line(self, line):
         tag, _, rest = line.partition(" ")
@@ -554,13 +581,16 @@ class Host:
             self.say("sim: warning: the master on %s is set to %d baud; the meter (register 7102) is at %d:"
                      " on a wire it would not be understood" % (self.rtu_path, baud, self.baud))
 
-    def read_pty(self, t):
+    def read_pty(self):
         try:
             data = os.read(self.master, 4096)
         except (BlockingIOError, OSError):
             return
         if not data:
             return
+        # stamped once read: never before any of these bytes arrived (a stamp
+        # taken before a preempted read would make the next gap look longer)
+        t = now_us()
         self.stats.bytes_in += len(data)
         self.check_master_baud()
         for frame in self.framer.feed(data, t):
@@ -617,7 +647,7 @@ class Host:
         except OSError:
             pass
 
-    def conn_event(self, cid, mask, t):
+    def conn_event(self, cid, mask):
         c = self.conns.get(cid)
         if c is None:
             return
@@ -642,6 +672,7 @@ class Host:
         if not data:
             self.close_conn(cid)
             return
+        t = now_us()  # stamped once read, as read_pty()
         self.stats.bytes_in += len(data)
         c.seen = time.monotonic()
         if c.kind == "m":
@@ -677,10 +708,31 @@ class Host:
                 yield "x %d" % cid, c.framer
 
     def expire_frames(self, t):
+        # a frame ends only where the line is seen empty t3.5 after its last
+        # bytes (tools/simwire.py): bytes already waiting continue it
         for prefix, f in list(self.framers()):
+            due = f.due_us()
+            if due is None or t < due or self._waiting(prefix):
+                continue
             frame = f.expire(t)
             if frame is not None:
                 self.rtu_frame(prefix, frame)
+
+    def _waiting(self, prefix):
+        import fcntl
+        import termios
+
+        if prefix == "u":
+            fd = self.master
+        else:
+            c = self.conns.get(int(prefix[2:]))
+            if c is None:
+                return False
+            fd = c.sock.fileno()
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0] > 0
+        except OSError:
+            return False
 
     def select_timeout(self, t):
         due = [f.due_us() for _, f in self.framers()]
@@ -744,15 +796,14 @@ class Host:
         alive = True
         while alive and not stop:
             events = self.sel.select(timeout=self.select_timeout(now_us()))
-            t = now_us()
             for key, mask in events:
                 what, arg = key.data
                 if what == "pty":
-                    self.read_pty(t)
+                    self.read_pty()
                 elif what == "listen":
                     self.accept(key.fileobj, arg)
                 elif what == "conn":
-                    self.conn_event(arg, mask, t)
+                    self.conn_event(arg, mask)
                 elif what == "child":
                     if not self.from_child():
                         alive = False
@@ -761,8 +812,8 @@ class Host:
                 elif what == "keys":
                     if not self.keyboard():
                         alive = False
-            # silence is judged after the reads of this turn: bytes that
-            # came meanwhile are counted before their silence is
+            # silence is judged after the reads of this turn, and only on a
+            # line seen empty
             self.expire_frames(now_us())
             self.close_idle(time.monotonic())
             if self.child.poll() is not None:
@@ -778,18 +829,11 @@ class Host:
         for srv in self.listeners:
             srv.close()
         if self.child.poll() is None:
-            self.send_stop()
-            try:
-                self.child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.child.kill()
-                self.child.wait()
+            self.stop_child()
         # whatever the child said last (its final lines) is still in the pipe
         os.set_blocking(self.child.stdout.fileno(), True)
-        rest = self.buf + self.child.stdout.read()
-        for line in rest.decode("utf-8", "replace").split("\n"):
-            if line and line[:1] not in "uxm":
-                self.child_line(line)
+        self.buf += self.child.stdout.read()
+        self.child_said(final=True)
         if self.a.rtu_link and os.path.islink(self.a.rtu_link):
             os.unlink(self.a.rtu_link)
         self.say(self.stats.summary(self.rtu_totals()))

@@ -10,12 +10,30 @@ whole frames.
 The model is the firmware's (firmware/modbus_rtu.py feed()): a chunk of k
 bytes read at time t is taken as k back-to-back characters whose last stop
 bit ended at t, so the silence before it is (t - previous) - k * t_char. A
-reader that was late therefore finds more bytes waiting and the silence it
-computes stays under one character time for a master that kept wire pace;
-a real gap (the master stopped sending) stays a gap. Silence >= t3.5 ends a
-frame; a silence > t1.5 followed by more characters spoils it (dropped at
-its end, spec 2.5.1.1); a frame over 256 bytes (the RTU ADU's maximum) is
-spoiled and no more of it is kept: the buffer never grows past 256 bytes.
+reader that was late inside a request therefore finds more bytes waiting
+and the silence it computes stays under one character time for a master
+that kept wire pace; a real gap (the master stopped sending) stays a gap.
+A frame ends when the line has been *seen* silent for t3.5 (spec 2.5.1.1):
+the host calls expire() at t3.5 after the last bytes, having checked that
+no byte is waiting. A chunk found late, whose computed silence is t3.5 or
+more but which nobody saw silent, continues the frame: a host that wakes
+late cannot tell a gap from its own delay, and it never splits a request
+for being late. A frame over 256 bytes (the RTU ADU's maximum) is spoiled
+and no more of it is kept: the buffer never grows past 256 bytes.
+
+The 1.5-character rule (a silence > t1.5 inside a frame spoils it) is off
+here by default, as firmware/modbus_rtu.py's CHECK_T15 is for a polled
+FIFO: the host's stamps carry the scheduler's wake-up latency, and after a
+request's last byte nothing more arrives to absorb it, so on a loaded
+machine t1.5 (860 us at 19200) would spoil wire-paced requests. t3.5 (2005
+us at 19200) is the line kept: a request with a 3 ms gap is split in two,
+neither answered, when the host is awake within the gap to see it silent.
+A host that wakes later than that joins the halves: the loaded machine,
+not the master, made the line look continuous. The other way round, the
+kernel itself hands pseudo-terminal bytes over late on a loaded machine
+(a worker thread moves them: up to 8 ms measured with a load average of 5),
+which is a real gap on the line the meter sees; at 9600 baud and above
+such a delay can split a request a master sent at wire pace.
 """
 
 ADU_MAX = 256
@@ -34,10 +52,11 @@ def timing_us(baud):
 
 class WireFramer:
     """One RTU line's framing. feed() and expire() return finished frames
-    as (bytes, good): good False for a frame spoiled by a t1.5 gap or by
-    its length (its bytes are not kept)."""
+    as (bytes, good): good False for a frame spoiled by its length or (with
+    check_t15) by a t1.5 gap; a spoiled frame's bytes are not kept."""
 
-    def __init__(self, baud=19200):
+    def __init__(self, baud=19200, check_t15=False):
+        self.check_t15 = check_t15
         self.buf = bytearray()
         self.active = False
         self.spoiled = False
@@ -58,9 +77,7 @@ class WireFramer:
             return done
         if self.active:
             silence = now_us - self.last_us - k * self.t_char
-            if silence >= self.t35:
-                done.append(self._end())
-            elif silence > self.t15 and not self.spoiled:
+            if silence > self.t15 and self.check_t15 and not self.spoiled:
                 self.spoiled = True
                 self.gaps += 1
         if not self.active:
@@ -82,6 +99,7 @@ class WireFramer:
         return self.last_us + self.t35 if self.active else None
 
     def expire(self, now_us):
+        """End the frame if the line, seen empty now, has been silent t3.5."""
         if self.active and now_us - self.last_us >= self.t35:
             return self._end()
         return None
