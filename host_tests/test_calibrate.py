@@ -48,12 +48,15 @@ class Client:
 
     def snapshot(self):
         # the meter's clock and the per-phase import energy of the same second
-        while True:
+        # (the clock read before and after agrees; at --speed 50 a second
+        # lasts 20 ms of wall time, so it may take a few tries, never 100)
+        for _ in range(100):
             c0 = self.regs(155, 3)
             e = struct.unpack(">3f", struct.pack(">6H", *self.regs(317, 6)))
             if self.regs(155, 3) == c0:
                 t = (c0[1] & 0xFF) * 3600 + (c0[2] >> 8) * 60 + (c0[2] & 0xFF)
                 return t, e
+        raise AssertionError("registers 155-157 changed during every one of 100 reads of 317-322")
 
     def energy_errors(self, pf):
         """Per phase: (counted Wh / reference Wh - 1) in % over WINDOW_S."""
