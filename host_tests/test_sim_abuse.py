@@ -352,21 +352,13 @@ def test_the_figures_it_survived(meter):
         assert " 0 over 256 bytes" not in line[0]  # the RTU bursts, dropped whole
 
 
-def _sim_host_module():
-    # tools/sim.py by its path: `import sim` is the board (boards/sim.py)
-    import importlib.util
-
-    from simproc import ROOT
-
-    spec = importlib.util.spec_from_file_location("sim_host", os.path.join(ROOT, "tools", "sim.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_a_client_that_never_reads_its_replies_is_closed_at_64_kb():
-    sim = _sim_host_module()
-    host = sim.Host(sim.parse_args(["--headless"]))
+    import argparse
+
+    import simhost as sim
+
+    a = argparse.Namespace(headless=True, max_connections=32, idle_timeout=60.0)
+    host = sim.Host(a, ["true"], {}, {}, "/")
     told = []
     host.to_child = lambda line, control=False: told.append(line)
     mine, theirs = socket.socketpair()
