@@ -125,3 +125,65 @@ def test_ctrl_c_saves_like_sigterm(tmp_path):
         sim.stop()
     # a periodic save in between could only make `after` larger, never smaller
     assert after >= before, (before, after, clock)
+
+
+def test_ctrl_c_in_the_live_view_saves(tmp_path):
+    # the live view on a real terminal (a pseudo-terminal here): Ctrl-C typed
+    # is turned into SIGINT by the terminal itself, for the host and the
+    # firmware child alike; the store must be saved as on SIGTERM
+    import os
+    import pty
+    import select
+    import sys
+
+    from simproc import ROOT, free_port
+
+    state = str(tmp_path / "state")
+    sc = write_scenario(tmp_path / "s.json", {"ct_primary_a": 200, "system_voltage_v": 480},
+                        [wye(duration=3600)])
+    port = free_port()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: sim.py with the pseudo-terminal as its terminal
+        os.execv(sys.executable, [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--scenario", sc,
+                                  "--speed", "2", "--state", state, "--modbus-tcp", str(port)])
+
+    class Live:
+        tcp_port = port
+
+    screen = b""
+    try:
+        before = 0.0
+        for _ in range(200):
+            before = float_kwh_import(Live)
+            if before > 0:
+                break
+            time.sleep(0.1)
+        assert before > 0, "no energy counted"
+        os.write(fd, b"\x03")  # Ctrl-C, as typed
+        for _ in range(600):  # until the program ends (EOF on its terminal), 60 s at most
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                screen += data
+        _, status = os.waitpid(pid, 0)
+        pid = None
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, screen[-500:])
+    finally:
+        os.close(fd)
+        if pid is not None:  # a failure above: take the program down with its group
+            import signal
+
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert b"arrow keys: the four buttons" in screen  # it was the live view
+    sim = Sim(sc, "--speed", "1", "--state", state)
+    try:
+        after = float_kwh_import(sim)
+    finally:
+        sim.stop()
+    assert after >= before, (before, after)
