@@ -325,6 +325,26 @@ def test_a_request_with_a_gap_inside_is_never_answered_wire_pace_always_is(meter
         os.close(fd)
 
 
+def test_rtu_over_tcp_is_framed_by_arrival_too(meter):
+    # the same 100 ms gap inside a request, on RTU over TCP: never answered;
+    # the whole request after it is, and its reply is the first
+    s = socket.create_connection(("127.0.0.1", meter.rtu_tcp_port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        for _ in range(5):
+            req = rtu_read(1, 0, 10)
+            s.sendall(req[:3])
+            time.sleep(0.1)
+            s.sendall(req[3:])
+            time.sleep(0.1)
+        s.sendall(rtu_read(1, 0, 4))
+        head = recv_exactly(s, 3, "reply header")
+        assert head == bytes([1, 3, 8]), "a gapped request was answered: %s" % head.hex()
+        recv_exactly(s, 8 + 2, "reply body")
+    finally:
+        s.close()
+
+
 def test_a_master_at_another_baud_than_register_7102_is_warned_of(meter):
     import termios
 
