@@ -432,8 +432,13 @@ def test_running_out_of_file_descriptors_refuses_instead_of_failing(tmp_path):
         for s in socks:
             s.close()
         out = sim.finish()
+    import re
+
     print(out)
-    assert " 0 refused for lack of file descriptors" not in out, out
+    accepted = int(re.search(r"TCP (\d+) connections", out).group(1))
+    refused = int(re.search(r"(\d+) refused for lack of file descriptors", out).group(1))
+    # every connect was either served or refused, each refusal counted once
+    assert refused >= 80 - 40 and accepted + refused >= 81, out
     assert sim.p.returncode == 0, out
 
 

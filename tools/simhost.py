@@ -451,8 +451,10 @@ class Host:
                 return
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    self._refuse_without_fd(srv)
-                    continue
+                    # (the kernel says so before it looks for a connection)
+                    if self._refuse_without_fd(srv):
+                        continue
+                    return
                 if e.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
                     continue
                 raise
@@ -473,20 +475,25 @@ class Host:
                 self.sel.register(sock, selectors.EVENT_READ, ("conn", cid))
 
     def _refuse_without_fd(self, srv):
-        self.stats.refused_fds += 1
+        """With no descriptor left, take the next pending connection with
+        the spare one and close it; False when none was pending."""
         if self.spare_fd is None:
-            return
+            return False
         os.close(self.spare_fd)
         self.spare_fd = None
+        refused = False
         try:
             sock, _ = srv.accept()
             sock.close()
+            refused = True
+            self.stats.refused_fds += 1
         except OSError:
             pass
         try:
             self.spare_fd = os.open(os.devnull, os.O_RDONLY)
         except OSError:
             pass
+        return refused
 
     def conn_event(self, cid, mask):
         c = self.conns.get(cid)
