@@ -122,6 +122,7 @@ class ClockBench:
         hw.uart = BoardUart(self.line, hw.de)
         hw.rs485_watcher = FakeWatcher(self.line)
         hw.rs485_de = None  # DE dropped by the loop (rs485.release)
+        hw.rx_wait = self._rx_wait  # the board's select.poll on the UART, on this clock
         # the ADC converts every 400 us whatever the CPU does (PIO + DMA)
         self.drdy = 0
         adc = hw.adc
@@ -136,6 +137,17 @@ class ClockBench:
         self.drdy_at_start = self.drdy
         rt.meter.config.apply({"system_voltage": 400})  # 230/400 V: no phase-loss alarm
         self._cost(costs)
+
+    def _rx_wait(self, ms):
+        # board_common.rx_waiter on the wire: asleep until the next character
+        # has arrived (its stop bit) or ms have passed
+        now = self.clock.us
+        end = now + 1000 * ms
+        for _b, _start, stop in self.line.chars:
+            if now < stop < end:
+                end = stop
+                break
+        self.clock.sleep_us(end - now)
 
     def _cost(self, c):
         clock, rt = self.clock, self.rt
