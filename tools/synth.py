@@ -63,7 +63,8 @@ class Synth:
         # errors: a front-end that is off, for calibration tests:
         # {"gain": 6 factors (Va Vb Vc Ia Ib Ic), "phase_deg": 3 current
         # delays in degrees of the fundamental (positive: the current lags
-        # more; a harmonic h is delayed by h times as many degrees)}
+        # more; a harmonic h is delayed by h times as many degrees),
+        # "offset": 6 DC offsets as fractions of full scale (-0.05..0.05)}
         self.errors = _errors(errors)
         if not isinstance(scenario, Scenario):
             scenario = parse(scenario)
@@ -89,6 +90,8 @@ class Synth:
         self._plan(scenario)
         self._noise_table(noise_lsb)
         self._seed_streams(seed)
+        # DC offsets in the same units as noise and half (2**-shift code)
+        self._offset = [_round(x * self.rail * (1 << self._shift)) for x in _offsets(errors)]
         self._C = [array("i", bytes(4 * BLOCK)) for _ in range(self._n_orders_max)]
         self._S = [array("i", bytes(4 * BLOCK)) for _ in range(self._n_orders_max)]
         self._acc = [0] * BLOCK
@@ -221,7 +224,8 @@ class Synth:
                 So = S[o]
                 base = last > 0
             self._lcg[ch] = _emit(buf, k0 + ch, j0, j1, acc, base, Co, So, a, b,
-                                  self._noise, self._lcg[ch], self._half, self._shift, self.rail)
+                                  self._noise, self._lcg[ch], self._half + self._offset[ch], self._shift,
+                                  self.rail)
 
 
 class _SegmentPlan:
@@ -270,8 +274,8 @@ def _errors(e):
     if e is None:
         return None
     for k in e:
-        if k not in ("gain", "phase_deg"):
-            raise ValueError("front-end errors take 'gain' and 'phase_deg', not %r" % (k,))
+        if k not in ("gain", "phase_deg", "offset"):
+            raise ValueError("front-end errors take 'gain', 'phase_deg' and 'offset', not %r" % (k,))
     g = tuple(float(x) for x in e.get("gain", (1.0,) * 6))
     ph = tuple(float(x) for x in e.get("phase_deg", (0.0,) * 3))
     if len(g) != 6 or len(ph) != 3:
@@ -283,6 +287,17 @@ def _errors(e):
         if not -20.0 <= x <= 20.0:
             raise ValueError("front-end phase error %r outside +-20 degrees" % (x,))
     return g, ph
+
+
+def _offsets(e):
+    # the 6 validated DC offsets (fractions of full scale), zeros by default
+    off = tuple(float(x) for x in (e or {}).get("offset", (0.0,) * 6))
+    if len(off) != 6:
+        raise ValueError("front-end errors: 6 offsets")
+    for x in off:
+        if not -0.05 <= x <= 0.05:
+            raise ValueError("front-end offset %r outside +-0.05 of full scale" % (x,))
+    return off
 
 
 def _round(x):
