@@ -25,6 +25,7 @@ alone; `--quick` runs a few points of each test.
 import argparse
 import binascii
 import csv
+import json
 import math
 import os
 import sys
@@ -100,10 +101,16 @@ FRONTENDS = {"ads24": 24, "16-bit": 16, "onboard": 12}
 
 
 def point(test, fe="ads24", fs=FS_BOARD, f=F_NOM, v_pct=100.0, i_pct=100.0, pf="1", harmonics=(),
-          phases="ABC", reversed_seq=False, noise_lsb=0.5, errors=None, seconds=3, settle=1, x=None):
+          phases="ABC", reversed_seq=False, noise_lsb=0.5, errors=None, calibrate=None, seconds=3, settle=1,
+          x=None):
+    """One test point. errors: the front end's gain, phase and offset errors
+    (tools/synth.py); calibrate: run the calibration path first (default:
+    when there are errors, and always on the onboard ADC)."""
+    if calibrate is None:
+        calibrate = errors is not None or fe == "onboard"
     return dict(test=test, fe=fe, fs=fs, f=f, v_pct=v_pct, i_pct=i_pct, pf=pf, harmonics=list(harmonics),
-                phases=phases, reversed=reversed_seq, noise_lsb=noise_lsb, errors=errors, seconds=seconds,
-                settle=settle, x=i_pct if x is None else x)
+                phases=phases, reversed=reversed_seq, noise_lsb=noise_lsb, errors=errors, calibrate=calibrate,
+                seconds=seconds, settle=settle, x=i_pct if x is None else x)
 
 
 def phase_fired_harmonics(fire_deg=90.0, top=49):
@@ -420,7 +427,7 @@ def measure(pt):
     sc = make_scenario(pt)
     dsp = _new_dsp(pt)
     words = None
-    if pt["errors"] is not None or pt["fe"] == "onboard":
+    if pt["calibrate"]:
         dsp, words = calibrate_dsp(pt, dsp)
     seg = scenario.parse(sc).segments[0]
     ref = scenario.reference(seg, pt["fs"])
@@ -462,7 +469,7 @@ def measure(pt):
     # over the frames the DSP has closed (the open second's are not billed yet)
     billed_frames = fed - dsp.st[K.ST_N]
     e_ref = ref["p_total"] * billed_frames / pt["fs"]
-    res = dict(pt, errors=None if pt["errors"] is None else "cal", cal_words=words,
+    res = dict(pt, errors=None if pt["errors"] is None else "yes", cal_words=words,
                seconds_measured=seen["n"], energy_err_pct=_pct(seen["wh"], e_ref),
                clipped=clipped, flagged_seconds=flagged, total_seconds=dsp.seconds, thd_i=_thd_i(pt))
     for q, w in worst.items():
@@ -514,6 +521,89 @@ def verdict(r):
 
 def mark(ok):
     return "-" if ok is None else ("PASS" if ok else "MISS")
+
+
+# ---- float32: the once-a-second path as the RP2040 computes it ---------------
+class _Both:
+    """Two DSPs fed the same frames: the firmware's (double on the host)
+    and the same source with every float operation in float32
+    (tools/float32_shim.py); each second's readings and energy kept."""
+
+    def __init__(self, pt):
+        import float32_shim
+
+        bits = FRONTENDS[pt["fe"]]
+        self.dsps = (_new_dsp(pt), float32_shim.load().Dsp(FrontEnd(bits, pt["fs"])))
+        self.dsps[1].configure(40, CT, 1, 1.0)
+        self.seconds = ([], [])
+        for k in range(2):
+            self.dsps[k].on_second = (lambda d, out=self.seconds[k]:
+                                      out.append((list(d.readings), list(d.energy))))
+
+    def process(self, codes, n):
+        for d in self.dsps:
+            d.process(codes, n)
+
+
+def float32_points():
+    h = [(3, 5.0, 30.0, 0.0), (5, 10.0, 40.0, 0.0)]
+    return [point("float32", i_pct=100, pf="0.5i"), point("float32", i_pct=1, pf="1"),
+            point("float32", i_pct=120, pf="0.8c", f=65.0), point("float32", i_pct=5, pf="0.5i", f=45.0),
+            point("float32", i_pct=50, pf="0.5i", f=60.2, harmonics=h),
+            point("float32", i_pct=10, pf="1", fe="16-bit", f=50.25)]
+
+
+def float32_check(pt):
+    """The largest difference, over the seconds and readings, between the
+    float32 and the double once-a-second path: V, I, S in % of the reading,
+    P and Q in % of the phase's (or total) S, PF absolute, energy in % of
+    the second's apparent energy."""
+    both = _Both(pt)
+    feed(pt, make_scenario(pt), both)
+    worst = {"v_i_s": 0.0, "p_q": 0.0, "pf": 0.0, "energy": 0.0, "freq": 0.0}
+    for (r64, e64), (r32, e32) in zip(*both.seconds):
+        for k in range(3):
+            s = r64[R.R_S + k]
+            for idx in (R.R_VLN + k, R.R_I + k, R.R_S + k):
+                worst["v_i_s"] = max(worst["v_i_s"], abs(_pct(r32[idx], r64[idx])))
+            for idx in (R.R_P + k, R.R_Q + k):
+                worst["p_q"] = max(worst["p_q"], abs(_pct(r32[idx], r64[idx], s)))
+            worst["pf"] = max(worst["pf"], abs(r32[R.R_PF + k] - r64[R.R_PF + k]))
+        st = r64[R.R_S_TOT]
+        for idx in (R.R_P_TOT, R.R_Q_TOT):
+            worst["p_q"] = max(worst["p_q"], abs(_pct(r32[idx], r64[idx], st)))
+        worst["v_i_s"] = max(worst["v_i_s"], abs(_pct(r32[R.R_S_TOT], st)))
+        worst["freq"] = max(worst["freq"], abs(_pct(r32[R.R_FREQ], r64[R.R_FREQ])))
+        t = R.E_TOTAL * R.E_KINDS
+        e_s = e64[t + R.E_VAH_IMP] + e64[t + R.E_VAH_EXP]
+        for x in range(R.E_KINDS):
+            worst["energy"] = max(worst["energy"], abs(_pct(e32[t + x], e64[t + x], e_s)))
+    worst["seconds"] = len(both.seconds[1])
+    worst["ok"] = max(worst["v_i_s"], worst["p_q"], worst["energy"], worst["freq"], 100.0 * worst["pf"]) \
+        <= TARGETS["float32_pct"]
+    return dict(pt, errors=None, float32=worst)
+
+
+def run_float32(jobs=2):
+    pts = float32_points()
+    if jobs > 1:
+        with Pool(min(2, jobs)) as pool:
+            return pool.map(float32_check, pts)
+    return [float32_check(p) for p in pts]
+
+
+def print_float32(rows):
+    print()
+    print("float32: the once-a-second path with every float operation rounded to float32")
+    print("(tools/float32_shim.py) against double, the same frames; largest difference in %%"
+          " (target %.3f %%)" % TARGETS["float32_pct"])
+    print("%-7s %4s %6s %6s %5s %5s | %9s %9s %9s %9s %9s | %s" % (
+        "front", "fs", "f Hz", "I %In", "PF", "THD%", "V,I,S", "P,Q of S", "PF x100", "energy", "freq", ""))
+    for r in rows:
+        w = r["float32"]
+        print("%-7s %4d %6.2f %6.1f %5s %5.0f | %9.6f %9.6f %9.6f %9.6f %9.6f | %s" % (
+            r["fe"], r["fs"], r["f"], r["i_pct"], r["pf"], _thd_i(r), w["v_i_s"], w["p_q"], 100 * w["pf"],
+            w["energy"], w["freq"], "PASS" if w["ok"] else "MISS"))
 
 
 # ---- running and printing -----------------------------------------------------
@@ -637,16 +727,197 @@ def write_csv(rows, path):
             w.writerow(out)
 
 
+# ---- the certificate ------------------------------------------------------------
+PANELS = (  # (test, title, x label)
+    ("current", "1-120 % In at Un, 50 Hz: each front end and rate", "current, % of In"),
+    ("noise + calibration", "30 LSB rms noise; gain, phase, offset errors calibrated", "current, % of In"),
+    ("frequency", "frequency 49 and 51 Hz (+-2 %)", "current, % of In"),
+    ("voltage", "voltage 90 and 110 % of Un", "current, % of In"),
+    ("reversed", "reversed phase sequence (A-C-B)", "current, % of In"),
+    ("interrupted", "one (C) or two (B, C) phases interrupted", "current, % of In"),
+    ("odd harmonics", "odd harmonics: current fired at 90 deg", "current (rms), % of In"),
+    ("crest factor 3", "current crest factor 3 (1, 3, ..., 17th equal)", "current (rms), % of In"),
+    ("harmonics", "10 % V5, 40 % I5 at 50 % Imax: energy and Q1", "frequency, Hz"),
+    ("frequency sweep", "45-65 Hz every 0.05 Hz, 100 % In, PF 0.5 ind", "frequency, Hz"),
+)
+# the error axis: linear within +-0.01 %, logarithmic beyond, so errors of a
+# few ppm and the class limits (0.2-0.5 %) both show; beyond 1 %, a point is
+# marked at the edge with its value
+Y_LIM = 1.0
+Y_LIN = 0.01
+PF_STYLE = {"1": ("o", "-"), "0.5i": ("s", "--"), "0.8c": ("^", ":"), "fired": ("D", "-")}
+PF_NAME = {"1": "PF 1", "0.5i": "PF 0.5 ind", "0.8c": "PF 0.8 cap", "fired": "fired"}
+
+
+def _series_key(r):
+    if r["test"] == "current":
+        return "%s %d/s" % (r["fe"], r["fs"])
+    if r["test"] == "frequency":
+        return "%g Hz" % r["f"]
+    if r["test"] == "voltage":
+        return "%g %% Un" % r["v_pct"]
+    if r["test"] == "interrupted":
+        return "phases %s" % r["phases"]
+    return "%s %d/s" % (r["fe"], r["fs"])
+
+
+def _draw_limits(ax, pfs):
+    # the class 0.2S limits of Table 4, as steps over the current range
+    for pf in pfs:
+        rows = CLASS_02S[pf]
+        _, ls = PF_STYLE[pf]
+        for sign in (1, -1):
+            xs, ys = [], []
+            for lo, hi, lim in rows:
+                xs += [lo, hi]
+                ys += [sign * lim, sign * lim]
+            ax.plot(xs, ys, color="crimson", lw=1.2, ls=ls,
+                    label=("class 0.2S, %s" % PF_NAME[pf]) if sign > 0 else None)
+
+
+def _plot_clipped(ax, xs, ys, color, marker):
+    inside = [(x, y) for x, y in zip(xs, ys) if abs(y) <= Y_LIM]
+    out = [(x, y) for x, y in zip(xs, ys) if abs(y) > Y_LIM]
+    if inside:
+        ax.plot([p[0] for p in inside], [p[1] for p in inside], marker=marker, color=color, ms=4, lw=0.8)
+    for x, y in out:  # off the scale: a marker at the edge and the value
+        edge = math.copysign(Y_LIM * 0.97, y)
+        ax.plot([x], [edge], marker="v" if y < 0 else "^", color=color, ms=7)
+        ax.annotate("%+.1f %%" % y, (x, edge), textcoords="offset points", xytext=(-34, -3 if y < 0 else -6),
+                    fontsize=7, color=color)
+
+
+def plot_certificate(rows, path, title_extra=""):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(4, 3, figsize=(17, 17))
+    axes = axes.ravel()
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for n, (test, title, xlabel) in enumerate(PANELS):
+        ax = axes[n]
+        sub = [r for r in rows if r["test"] == test]
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_ylabel("real-energy error, %" if test not in ("harmonics", "frequency sweep") else "error, %",
+                      fontsize=9)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.grid(True, which="both", alpha=0.3)
+        if not sub:
+            continue
+        if test in ("harmonics", "frequency sweep"):
+            _plot_frequency_panel(ax, test, sub, colors)
+        else:
+            ax.set_xscale("log")
+            ax.set_xlim(0.8, 150)
+            ax.set_xticks([1, 2, 5, 10, 20, 50, 120])
+            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            pfs = []
+            keys = []
+            for r in sub:
+                if _series_key(r) not in keys:
+                    keys.append(_series_key(r))
+                if r["pf"] not in pfs:
+                    pfs.append(r["pf"])
+            _draw_limits(ax, [p for p in pfs if p in CLASS_02S])
+            for ci, key in enumerate(keys):
+                for pf in pfs:
+                    pts = sorted([r for r in sub if _series_key(r) == key and r["pf"] == pf],
+                                 key=lambda r: r["x"])
+                    if not pts:
+                        continue
+                    marker, _ = PF_STYLE[pf]
+                    color = colors[ci % len(colors)]
+                    _plot_clipped(ax, [r["x"] for r in pts], [r["energy_err_pct"] for r in pts],
+                                  color, marker)
+                    ax.plot([], [], marker=marker, color=color, label="%s, %s" % (key, PF_NAME[pf]))
+        ax.set_yscale("symlog", linthresh=Y_LIN, linscale=0.6)
+        ax.set_ylim(-Y_LIM, Y_LIM)
+        ax.set_yticks([-1, -0.5, -0.2, -0.1, -0.01, 0, 0.01, 0.1, 0.2, 0.5, 1])
+        ax.get_yaxis().set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        # between the +0.01 % line and the upper limits: the emptiest part
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, 0.83), ncol=2, framealpha=0.8)
+    _summary_panel(axes[len(PANELS)], rows)
+    axes[len(PANELS) + 1].axis("off")
+    fig.suptitle("Accuracy certificate: real-energy error through the firmware DSP, IEC 62053-22 class 0.2S "
+                 "(Table 4 limits drawn)%s\nerror axis linear to +-0.01 %%, logarithmic beyond; "
+                 "Un 230 V L-N, In 100 A, system type 40 (onboard: 10);"
+                 " tools/bench_influence.py, make bench" % title_extra,
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_frequency_panel(ax, test, sub, colors):
+    if test == "harmonics":
+        for pf in ("1", "0.5i"):
+            pts = sorted([r for r in sub if r["pf"] == pf], key=lambda r: r["f"])
+            marker, _ = PF_STYLE[pf]
+            _plot_clipped(ax, [r["f"] for r in pts], [r["energy_err_pct"] for r in pts], colors[0], marker)
+            _plot_clipped(ax, [r["f"] for r in pts], [r["q_err"] for r in pts], colors[1], marker)
+            ax.plot([], [], marker=marker, color=colors[0], label="energy, %s" % PF_NAME[pf])
+            ax.plot([], [], marker=marker, color=colors[1], label="Q per second, %% of S1, %s" % PF_NAME[pf])
+        lim, name = VARIATION_02S["harmonics"]["1"], "class 0.2S variation (harmonics)"
+        ax.axhspan(-TARGETS["q1_pct_of_s1"], TARGETS["q1_pct_of_s1"], color="green", alpha=0.08,
+                   label="Q1 target +-%.1f %% of S1" % TARGETS["q1_pct_of_s1"])
+    else:
+        for ci, fs in enumerate(sorted({r["fs"] for r in sub})):
+            pts = sorted([r for r in sub if r["fs"] == fs], key=lambda r: r["f"])
+            c = colors[ci % len(colors)]
+            ax.plot([r["f"] for r in pts], [max(min(r["p_err"], Y_LIM), -Y_LIM) for r in pts], color=c,
+                    lw=0.6, alpha=0.6, label="P per second, worst second and phase, %d/s" % fs)
+            ax.plot([r["f"] for r in pts], [r["energy_err_pct"] for r in pts], color=c, lw=1.4, ls="--",
+                    label="energy, %d/s" % fs)
+        lim, name = CLASS_02S["0.5i"][-1][2], "class 0.2S, PF 0.5 ind, 10-120 % In"
+        ax.axhspan(-TARGETS["readings_pct"], TARGETS["readings_pct"], color="green", alpha=0.12,
+                   label="readings target +-%.2f %%" % TARGETS["readings_pct"])
+    for sign in (1, -1):
+        ax.axhline(sign * lim, color="crimson", lw=1.2, label=name if sign > 0 else None)
+
+
+def _summary_panel(ax, rows):
+    ax.axis("off")
+    lines = ["Points meeting every target of issue 12", ""]
+    for s in summary(rows):
+        lines.append("%-20s %-7s %4d/s  %3d / %-3d  energy worst %.4f %%" % (
+            s["test"], s["fe"], s["fs"], s["passed"], s["points"], s["worst_energy"]))
+    lines += ["", "targets: readings +-%.2f %%, PF +-%.3f, energy +-%.1f %% (24-bit)," % (
+        TARGETS["readings_pct"], TARGETS["pf_abs"], TARGETS["energy_pct"]),
+        "class 0.2S (16-bit), Q1 +-%.1f %% of S1 with harmonics." % TARGETS["q1_pct_of_s1"],
+        "Per-point figures: bench/accuracy.csv"]
+    ax.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=7.5, va="top")
+
+
+def accuracy(quick=False, jobs=2):
+    """Every influence point and the float32 check: (rows, float32 rows)."""
+    return run(points(quick), jobs), run_float32(jobs)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="a few points of each test")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    ap.add_argument("--replot", action="store_true",
+                    help="draw the certificate again from OUT/accuracy.json (no measuring)")
     a = ap.parse_args(argv)
-    rows = run(points(a.quick), a.jobs)
+    if a.replot:
+        with open(os.path.join(a.out, "accuracy.json")) as f:
+            rows = json.load(f)["points"]
+        plot_certificate(rows, os.path.join(a.out, "accuracy.png"))
+        return rows
+    rows, f32 = accuracy(a.quick, a.jobs)
     print_rows(rows)
+    print_float32(f32)
     os.makedirs(a.out, exist_ok=True)
     write_csv(rows, os.path.join(a.out, "accuracy.csv"))
+    with open(os.path.join(a.out, "accuracy.json"), "w") as f:
+        json.dump({"points": rows, "float32": f32}, f)
+    plot_certificate(rows, os.path.join(a.out, "accuracy.png"))
+    print("written: %s, %s" % (os.path.join(a.out, "accuracy.csv"), os.path.join(a.out, "accuracy.png")))
     return rows
 
 
