@@ -101,15 +101,16 @@ FRONTENDS = {"ads24": 24, "16-bit": 16, "onboard": 12}
 
 
 def point(test, fe="ads24", fs=FS_BOARD, f=F_NOM, v_pct=100.0, i_pct=100.0, pf="1", harmonics=(),
-          phases="ABC", reversed_seq=False, noise_lsb=0.5, errors=None, calibrate=None, seconds=3, settle=1,
-          x=None):
+          phases="ABC", reversed_seq=False, export=False, noise_lsb=0.5, errors=None, calibrate=None,
+          seconds=3, settle=1, x=None):
     """One test point. errors: the front end's gain, phase and offset errors
     (tools/synth.py); calibrate: run the calibration path first (default:
     when there are errors, and always on the onboard ADC)."""
     if calibrate is None:
         calibrate = errors is not None or fe == "onboard"
     return dict(test=test, fe=fe, fs=fs, f=f, v_pct=v_pct, i_pct=i_pct, pf=pf, harmonics=list(harmonics),
-                phases=phases, reversed=reversed_seq, noise_lsb=noise_lsb, errors=errors, calibrate=calibrate,
+                phases=phases, reversed=reversed_seq, export=export, noise_lsb=noise_lsb, errors=errors,
+                calibrate=calibrate,
                 seconds=seconds, settle=settle, x=i_pct if x is None else x)
 
 
@@ -172,6 +173,9 @@ def points(quick=False):
                 else:
                     pts.append(point("current", fe=fe, fs=fs, i_pct=i, pf=pf))
     infl = (5, 100) if quick else (5, 10, 50, 100, 120)
+    for pf in pfs:  # export: the same points with the power flowing out
+        for i in infl:
+            pts.append(point("export", i_pct=i, pf=pf, export=True))
     for f in (49.0, 51.0):  # +-2 % of 50 Hz
         for pf in ("1", "0.5i"):
             for i in infl:
@@ -193,7 +197,7 @@ def points(quick=False):
         for pf in ("1", "0.5i"):
             pts.append(point("harmonics", f=f, i_pct=i_h5, pf=pf, harmonics=h5, x=0.5 * IMAX_PCT))
     fired, share, lag1 = phase_fired_harmonics()
-    for i in ((50,) if quick else (10, 50, 100)):
+    for i in ((50,) if quick else (10, 50, 100, 120)):
         harm = [(h, 0.0, pct, deg) for h, pct, deg in fired]
         pts.append(point("odd harmonics", i_pct=i * share, pf="fired", harmonics=harm, x=i,
                          errors=None) | {"lag": lag1})
@@ -232,7 +236,9 @@ def make_scenario(pt, seconds=None):
     phases = {}
     for name, vdeg in order:
         if name in pt["phases"]:
-            phases[name] = {"v_rms": v, "v_deg": vdeg, "i_rms": i, "i_deg": vdeg - lag}
+            # export: the current reversed (the energy flows to the network)
+            phases[name] = {"v_rms": v, "v_deg": vdeg, "i_rms": i,
+                            "i_deg": vdeg - lag + (180.0 if pt["export"] else 0.0)}
     # a tenth of a second beyond the last measured one: a front-end path
     # that holds a frame back (the onboard ADC's interpolation) still closes it
     dur = (pt["settle"] + pt["seconds"] if seconds is None else seconds) + 0.1
@@ -735,6 +741,7 @@ PANELS = (  # (test, title, x label)
     ("voltage", "voltage 90 and 110 % of Un", "current, % of In"),
     ("reversed", "reversed phase sequence (A-C-B)", "current, % of In"),
     ("interrupted", "one (C) or two (B, C) phases interrupted", "current, % of In"),
+    ("export", "export: the current reversed", "current, % of In"),
     ("odd harmonics", "odd harmonics: current fired at 90 deg", "current (rms), % of In"),
     ("crest factor 3", "current crest factor 3 (1, 3, ..., 17th equal)", "current (rms), % of In"),
     ("harmonics", "10 % V5, 40 % I5 at 50 % Imax: energy and Q1", "frequency, Hz"),
@@ -840,7 +847,6 @@ def plot_certificate(rows, path, title_extra=""):
         # between the +0.01 % line and the upper limits: the emptiest part
         ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, 0.83), ncol=2, framealpha=0.8)
     _summary_panel(axes[len(PANELS)], rows)
-    axes[len(PANELS) + 1].axis("off")
     fig.suptitle("Accuracy certificate: real-energy error through the firmware DSP, IEC 62053-22 class 0.2S "
                  "(Table 4 limits drawn)%s\nerror axis linear to +-0.01 %%, logarithmic beyond; "
                  "Un 230 V L-N, In 100 A, system type 40 (onboard: 10);"
