@@ -442,12 +442,15 @@ def measure(pt):
         present = [0]
     worst = {q: None for q in ("p", "q", "s", "v", "i", "pf", "p_tot", "q_tot", "s_tot", "pf_tot")}
     flagged = [0] * 6  # seconds each channel's over-range bit was set
-    seen = {"n": 0, "wh": 0.0}
+    seen = {"n": 0, "wh": 0.0, "t": 0.0}
 
     def second(d):
         e = d.energy
         t = R.E_TOTAL * R.E_KINDS
         seen["wh"] += e[t + R.E_WH_IMP] - e[t + R.E_WH_EXP]
+        # the time this reading's energy covers: a DSP that closes on whole
+        # cycles says it (window_s); one that closes every fs frames does not
+        seen["t"] += getattr(d, "window_s", 1.0)
         for ch in range(6):
             if d.flags & (1 << ch):
                 flagged[ch] += 1
@@ -472,11 +475,13 @@ def measure(pt):
     dsp.on_second = second
     fed, clipped = feed(pt, sc, dsp)
     # the energy billed from the first frame, against the reference power
-    # over the frames the DSP has closed (the open second's are not billed yet)
+    # over the time the DSP has billed; that time against the frames it has
+    # closed (the open window's are not billed yet), in frames
     billed_frames = fed - dsp.st[K.ST_N]
-    e_ref = ref["p_total"] * billed_frames / pt["fs"]
+    e_ref = ref["p_total"] * seen["t"]
+    time_diff = seen["t"] * pt["fs"] - billed_frames
     res = dict(pt, errors=None if pt["errors"] is None else "yes", cal_words=words,
-               seconds_measured=seen["n"], energy_err_pct=_pct(seen["wh"], e_ref),
+               seconds_measured=seen["n"], energy_err_pct=_pct(seen["wh"], e_ref), billed_time_diff=time_diff,
                clipped=clipped, flagged_seconds=flagged, total_seconds=dsp.seconds, thd_i=_thd_i(pt))
     for q, w in worst.items():
         res[q + "_err"] = w
@@ -510,7 +515,10 @@ def verdict(r):
         clipped = any(r["clipped"])
         v["flagged"] = (not clipped) or all(
             r["flagged_seconds"][ch] > 0 for ch in range(6) if r["clipped"][ch])
-    v["energy"] = None if lim_e is None else abs(r["energy_err_pct"]) <= lim_e
+    # and the time billed is the time measured: within 2 frames of the
+    # frames closed (a whole-cycle window splits its edge frame)
+    v["energy"] = None if lim_e is None else (abs(r["energy_err_pct"]) <= lim_e
+                                              and abs(r.get("billed_time_diff", 0.0)) <= 2.0)
     r["energy_limit"] = lim_e
     if r["fe"] == "ads24":
         lim = TARGETS["readings_pct"]
@@ -710,7 +718,8 @@ def print_summary(rows):
 
 CSV_FIELDS = ("test", "fe", "fs", "f", "v_pct", "x", "i_pct", "pf", "phases", "reversed", "noise_lsb",
               "errors", "thd_i", "p_err", "q_err", "s_err", "v_err", "i_err", "pf_err", "p_tot_err",
-              "q_tot_err", "s_tot_err", "pf_tot_err", "energy_err_pct", "energy_limit", "class_02s_limit",
+              "q_tot_err", "s_tot_err", "pf_tot_err", "energy_err_pct", "billed_time_diff",
+              "energy_limit", "class_02s_limit",
               "readings", "q", "pf_ok", "energy", "flagged", "clipped", "pass")
 
 
