@@ -796,11 +796,11 @@ def _plot_clipped(ax, xs, ys, color, marker):
     out = [(x, y) for x, y in zip(xs, ys) if abs(y) > Y_LIM]
     if inside:
         ax.plot([p[0] for p in inside], [p[1] for p in inside], marker=marker, color=color, ms=4, lw=0.8)
-    for x, y in out:  # off the scale: a marker at the edge and the value
+    for x, y in out:  # off the scale: a marker at the edge and the value, upright
         edge = math.copysign(Y_LIM * 0.97, y)
         ax.plot([x], [edge], marker="v" if y < 0 else "^", color=color, ms=7)
-        ax.annotate("%+.1f %%" % y, (x, edge), textcoords="offset points", xytext=(-34, -3 if y < 0 else -6),
-                    fontsize=7, color=color)
+        ax.annotate("%+.1f %%" % y, (x, edge), textcoords="offset points", xytext=(-3, 6 if y < 0 else -6),
+                    fontsize=7, color=color, rotation=90, va="bottom" if y < 0 else "top")
 
 
 def plot_certificate(rows, path, title_extra=""):
@@ -809,7 +809,7 @@ def plot_certificate(rows, path, title_extra=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(4, 3, figsize=(17, 17))
+    fig, axes = plt.subplots(4, 3, figsize=(17, 21))
     axes = axes.ravel()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for n, (test, title, xlabel) in enumerate(PANELS):
@@ -853,15 +853,15 @@ def plot_certificate(rows, path, title_extra=""):
         ax.set_ylim(-Y_LIM, Y_LIM)
         ax.set_yticks([-1, -0.5, -0.2, -0.1, -0.01, 0, 0.01, 0.1, 0.2, 0.5, 1])
         ax.get_yaxis().set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        # between the +0.01 % line and the upper limits: the emptiest part
-        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, 0.83), ncol=2, framealpha=0.8)
+        # below the panel, where it hides nothing
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
     _summary_panel(axes[len(PANELS)], rows)
     fig.suptitle("Accuracy certificate: real-energy error through the firmware DSP, IEC 62053-22 class 0.2S "
                  "(Table 4 limits drawn)%s\nerror axis linear to +-0.01 %%, logarithmic beyond; "
                  "Un 230 V L-N, In 100 A, system type 40 (onboard: 10);"
                  " tools/bench_influence.py, make bench" % title_extra,
                  fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 0.965), h_pad=4.0)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -879,13 +879,17 @@ def _plot_frequency_panel(ax, test, sub, colors):
         ax.axhspan(-TARGETS["q1_pct_of_s1"], TARGETS["q1_pct_of_s1"], color="green", alpha=0.08,
                    label="Q1 target +-%.1f %% of S1" % TARGETS["q1_pct_of_s1"])
     else:
-        for ci, fs in enumerate(sorted({r["fs"] for r in sub})):
-            pts = sorted([r for r in sub if r["fs"] == fs], key=lambda r: r["f"])
-            c = colors[ci % len(colors)]
-            ax.plot([r["f"] for r in pts], [max(min(r["p_err"], Y_LIM), -Y_LIM) for r in pts], color=c,
-                    lw=0.6, alpha=0.6, label="P per second, worst second and phase, %d/s" % fs)
-            ax.plot([r["f"] for r in pts], [r["energy_err_pct"] for r in pts], color=c, lw=1.4, ls="--",
-                    label="energy, %d/s" % fs)
+        rates = sorted({r["fs"] for r in sub})
+        for what in ("p_err", "energy_err_pct"):  # the energy drawn over the readings
+            for ci, fs in enumerate(rates):
+                pts = sorted([r for r in sub if r["fs"] == fs], key=lambda r: r["f"])
+                ys = [max(min(r[what], Y_LIM), -Y_LIM) for r in pts]
+                if what == "p_err":
+                    ax.plot([r["f"] for r in pts], ys, color=("grey", "tan")[ci % 2], lw=0.6, alpha=0.8,
+                            label="P per second (worst second and phase), %d/s" % fs)
+                else:
+                    ax.plot([r["f"] for r in pts], ys, color=colors[ci], lw=1.6,
+                            label="real energy, %d/s" % fs)
         lim, name = CLASS_02S["0.5i"][-1][2], "class 0.2S, PF 0.5 ind, 10-120 % In"
         ax.axhspan(-TARGETS["readings_pct"], TARGETS["readings_pct"], color="green", alpha=0.12,
                    label="readings target +-%.2f %%" % TARGETS["readings_pct"])
