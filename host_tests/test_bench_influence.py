@@ -97,3 +97,25 @@ def test_float32_shim_rounds_every_float_operation():
     # the LSB size is computed with several operations: float32 differs
     assert d32._v_lsb[0] == float32_shim.f32(d32._v_lsb[0]) != d64._v_lsb[0]
     assert d32._v_lsb[0] == pytest.approx(d64._v_lsb[0], rel=1e-6)
+
+
+def test_synth_offset_error_moves_every_code_by_that_share_of_full_scale():
+    import scenario
+    from array import array
+
+    from synth import Synth
+
+    sc = scenario.parse({"segments": [{"duration_s": 0.1, "frequency_hz": 50.0, "phases": {
+        "A": {"v_rms": 230.0, "v_deg": 0.0, "i_rms": 10.0, "i_deg": 0.0}}}]})
+    off = (0.01, 0.0, 0.0, -0.02, 0.0, 0.0)
+    a, b = array("i", bytes(24 * 50)), array("i", bytes(24 * 50))
+    Synth(sc).fill(a, 50)
+    Synth(sc, errors={"offset": off}).fill(b, 50)
+    rail = (1 << 23) - 1
+    for k in range(0, 300, 6):
+        for ch in range(6):
+            assert abs(b[k + ch] - a[k + ch] - off[ch] * rail) <= 1  # one rounding
+    with pytest.raises(ValueError, match="offset"):
+        Synth(sc, errors={"offset": (0.06, 0, 0, 0, 0, 0)})
+    with pytest.raises(ValueError, match="6 offsets"):
+        Synth(sc, errors={"offset": (0.01,)})
