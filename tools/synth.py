@@ -64,8 +64,10 @@ class Synth:
         # {"gain": 6 factors (Va Vb Vc Ia Ib Ic), "phase_deg": 3 current
         # delays in degrees of the fundamental (positive: the current lags
         # more; a harmonic h is delayed by h times as many degrees),
-        # "offset": 6 DC offsets as fractions of full scale (-0.05..0.05)}
+        # "offset": 6 DC offsets as fractions of full scale (-0.05..0.05),
+        # synthesized as a component of order 0 (a constant basis)}
         self.errors = _errors(errors)
+        self._offsets = _offsets(errors)
         if not isinstance(scenario, Scenario):
             scenario = parse(scenario)
         fe = scenario.frontend
@@ -90,8 +92,6 @@ class Synth:
         self._plan(scenario)
         self._noise_table(noise_lsb)
         self._seed_streams(seed)
-        # DC offsets in the same units as noise and half (2**-shift code)
-        self._offset = [_round(x * self.rail * (1 << self._shift)) for x in _offsets(errors)]
         self._C = [array("i", bytes(4 * BLOCK)) for _ in range(self._n_orders_max)]
         self._S = [array("i", bytes(4 * BLOCK)) for _ in range(self._n_orders_max)]
         self._acc = [0] * BLOCK
@@ -131,6 +131,7 @@ class Synth:
             self._starts.append(n0)
             plan = _SegmentPlan(seg, fs, th, n0 - t * fs, v_scale * amp_unit, i_scale * amp_unit,
                                 self.errors)
+            plan.add_offsets(self._offsets, self.rail * amp_unit)
             n_max = max(n_max, len(plan.orders))
             self._segs.append(plan)
             th = math.fmod(th + _TWO_PI * seg.frequency_hz * seg.duration_s, _TWO_PI)
@@ -224,8 +225,7 @@ class Synth:
                 So = S[o]
                 base = last > 0
             self._lcg[ch] = _emit(buf, k0 + ch, j0, j1, acc, base, Co, So, a, b,
-                                  self._noise, self._lcg[ch], self._half + self._offset[ch], self._shift,
-                                  self.rail)
+                                  self._noise, self._lcg[ch], self._half, self._shift, self.rail)
 
 
 class _SegmentPlan:
@@ -263,6 +263,19 @@ class _SegmentPlan:
         b = -_round(phasor[1] * s)
         if a or b:
             self.comps[ch].append((slot, a, b))
+
+    def add_offsets(self, offsets, full_scale):
+        # DC on each channel (fractions of full scale): order 0, whose
+        # basis is cos(0) = 1 and whose rotation is none
+        if not any(offsets):
+            return
+        slot = len(self.orders)
+        self.orders.append(0)
+        self.rot.append((1.0, 0.0))
+        for ch in range(6):
+            a = _round(offsets[ch] * full_scale)
+            if a:
+                self.comps[ch].append((slot, a, 0))
 
     def phase_at(self, m):
         # fundamental phase at frame m of the segment (m = 0: its first frame)
