@@ -80,10 +80,14 @@ def test_phase_fired_current_has_the_half_sine_fundamental():
 
 
 def test_crest_factor_3_waveform():
+    # the waveform's peak over its rms, sampled over a cycle
     harm, share = B.crest_factor_3()
-    amps = [1.0] + [pct / 100.0 for _, pct, _ in harm]
-    assert sum(amps) / math.sqrt(sum(a * a for a in amps)) == pytest.approx(3.0)
-    assert share == pytest.approx(1 / 3)
+    comps = [(1, 1.0)] + [(h, pct / 100.0) for h, pct, _ in harm]
+    n = 3600
+    wave = [sum(a * math.sqrt(2) * math.cos(h * 2 * math.pi * j / n) for h, a in comps) for j in range(n)]
+    rms = math.sqrt(sum(w * w for w in wave) / n)
+    assert max(abs(w) for w in wave) / rms == pytest.approx(3.0)
+    assert share == pytest.approx(1.0 / rms)
 
 
 def test_float32_shim_rounds_every_float_operation():

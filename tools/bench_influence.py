@@ -150,11 +150,12 @@ def phase_fired_harmonics(fire_deg=90.0, top=49):
 
 
 def crest_factor_3():
-    """A current of crest factor 3: the fundamental and the odd harmonics
-    3..17 at equal amplitude, all peaking together (9 components: peak 9,
-    rms 3 in units of one component). Returns [(order, pct, deg)] and the
-    fundamental's share of the rms (1/3)."""
-    return [(h, 100.0, 0.0) for h in range(3, 19, 2)], 1.0 / 3.0
+    """A current of crest factor 3: the fundamental and the 3rd, 5th, 7th
+    and 9th harmonics at half its amplitude, all peaking together: peak
+    sqrt2 (1 + 4 x 0.5) = 3 sqrt2, rms sqrt(1 + 4 x 0.25) = sqrt2 (in
+    units of the fundamental's rms). Returns [(order, pct, deg)] and the
+    fundamental's share of the rms (1/sqrt2)."""
+    return [(h, 50.0, 0.0) for h in (3, 5, 7, 9)], 1.0 / math.sqrt(2.0)
 
 
 def points(quick=False):
@@ -202,7 +203,9 @@ def points(quick=False):
         pts.append(point("odd harmonics", i_pct=i * share, pf="fired", harmonics=harm, x=i,
                          errors=None) | {"lag": lag1})
     cf, share = crest_factor_3()
-    for i in ((120,) if quick else (10, 50, 100, 120)):
+    # and at 150 % (beyond Imax): clipped, whatever the headroom, so the
+    # over-range flag of every clipped sample is tested
+    for i in ((120, 150) if quick else (10, 50, 100, 120, 150)):
         harm = [(h, 0.0, pct, deg) for h, pct, deg in cf]
         pts.append(point("crest factor 3", i_pct=i * share, pf="1", harmonics=harm, x=i))
     # 30 LSB rms of noise at 24 bits, front-end gain, phase and offset errors
@@ -293,12 +296,31 @@ class Ads131Path:
         self.crc_errors += n - good
         return self.out, good
 
+    def clip_mask(self):
+        # the channels the driver's decode found at the rail, if it looks
+        take = getattr(self.adc, "take_clip_mask", None)
+        return take() if take is not None else 0
+
 
 class DirectPath:
-    """A converter whose codes reach the DSP as they are (16 bits)."""
+    """A converter whose codes reach the DSP as they are (16 bits); its
+    decode would see a code at the rail as the ADS131M06 driver's does."""
+
+    def __init__(self, rail):
+        self.rail = rail
+        self._mask = 0
 
     def convert(self, codes, n):
+        rail = self.rail
+        for k in range(6 * n):
+            if codes[k] >= rail or codes[k] <= -rail:
+                self._mask |= 1 << (k % 6)
         return codes, n
+
+    def clip_mask(self):
+        m = self._mask
+        self._mask = 0
+        return m
 
 
 class OnboardPath:
@@ -339,6 +361,9 @@ class OnboardPath:
         self.pending = pend[2 * nfr:]
         return self.out, nfr
 
+    def clip_mask(self):
+        return 0  # the RP2040 ADC's driver does not look for its rail
+
 
 # ---- measuring one point -----------------------------------------------------
 def _new_dsp(pt):
@@ -353,7 +378,7 @@ def _path(pt):
         return Ads131Path(pt["fs"])
     if pt["fe"] == "onboard":
         return OnboardPath()
-    return DirectPath()
+    return DirectPath((1 << (FRONTENDS[pt["fe"]] - 1)) - 1)
 
 
 def feed(pt, sc_dict, dsp, seed=7, on_block=None):
@@ -377,6 +402,12 @@ def feed(pt, sc_dict, dsp, seed=7, on_block=None):
             if c >= rail or c <= -rail:
                 clipped[k % 6] += 1
         codes, m = path.convert(buf, n)
+        # as the runtime does: channels with a sample at the rail go to the
+        # DSP (register 146) before the samples, where the DSP takes them
+        mask = path.clip_mask()
+        hook = getattr(dsp, "clipped", None)
+        if mask and hook is not None:
+            hook(mask)
         if m:
             dsp.process(codes, m)
             fed += m
@@ -533,6 +564,10 @@ def verdict(r):
         v["pf"] = abs(r["pf_err"]) <= TARGETS["pf_abs"] and abs(r["pf_tot_err"]) <= TARGETS["pf_abs"]
     else:
         v["readings"] = v["q"] = v["pf"] = None
+    if r["x"] > IMAX_PCT:  # beyond Imax only the clipping flag is judged
+        for k in ("readings", "q", "pf", "energy"):
+            v[k] = None
+        r["energy_limit"] = None
     r["verdict"] = v
     r["pass"] = all(x is not False for x in v.values())
     return r
@@ -562,6 +597,11 @@ class _Both:
     def process(self, codes, n):
         for d in self.dsps:
             d.process(codes, n)
+
+    def clipped(self, mask):
+        for d in self.dsps:
+            if hasattr(d, "clipped"):
+                d.clipped(mask)
 
 
 def float32_points():
@@ -759,7 +799,7 @@ PANELS = (  # (test, title, x label)
     ("interrupted", "one (C) or two (B, C) phases interrupted", "current, % of In"),
     ("export", "export: the current reversed", "current, % of In"),
     ("odd harmonics", "odd harmonics: current fired at 90 deg", "current (rms), % of In"),
-    ("crest factor 3", "current crest factor 3 (1, 3, ..., 17th equal)", "current (rms), % of In"),
+    ("crest factor 3", "current crest factor 3 (3rd-9th at 50 %, in phase)", "current (rms), % of In"),
     ("harmonics", "10 % V5, 40 % I5 at 50 % Imax: energy and Q1", "frequency, Hz"),
     ("frequency sweep", "45-65 Hz every 0.05 Hz, 100 % In, PF 0.5 ind", "frequency, Hz"),
 )
@@ -834,8 +874,8 @@ def plot_certificate(rows, path, title_extra=""):
             _plot_frequency_panel(ax, test, sub, colors)
         else:
             ax.set_xscale("log")
-            ax.set_xlim(0.8, 150)
-            ax.set_xticks([1, 2, 5, 10, 20, 50, 120])
+            ax.set_xlim(0.8, 170)
+            ax.set_xticks([1, 2, 5, 10, 20, 50, 120] + ([150] if test == "crest factor 3" else []))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
             pfs = []
             keys = []
