@@ -102,7 +102,7 @@ FRONTENDS = {"ads24": 24, "16-bit": 16, "onboard": 12}
 
 def point(test, fe="ads24", fs=FS_BOARD, f=F_NOM, v_pct=100.0, i_pct=100.0, pf="1", harmonics=(),
           phases="ABC", reversed_seq=False, export=False, noise_lsb=0.5, errors=None, calibrate=None,
-          seconds=3, settle=1, x=None):
+          seconds=3, settle=2, x=None):
     """One test point. errors: the front end's gain, phase and offset errors
     (tools/synth.py); calibrate: run the calibration path first (default:
     when there are errors, and always on the onboard ADC)."""
@@ -423,7 +423,7 @@ def calibrate_dsp(pt, dsp):
     7201-7209 and taken back as the meter takes them."""
     nph = 1 if pt["fe"] == "onboard" else 3
     cal_pt = dict(pt, i_pct=100.0, pf="0.5i", v_pct=100.0, f=F_NOM, harmonics=[], phases="ABC"[:nph],
-                  reversed=False, settle=1, seconds=3)
+                  reversed=False, settle=2, seconds=3)
     sums = [[0.0] * 4 for _ in range(nph)]
 
     def second(d):
@@ -747,7 +747,7 @@ def summary(rows):
 def print_summary(rows):
     print()
     print("Summary per test (worst |error| over its points; MISS counts per target)")
-    print("(start-up: the energy of the settling window after power-on, no target)")
+    print("(start-up: the energy of the settling windows after power-on, no target)")
     hdr = "%-20s %-7s %4s %6s | %7s %7s %7s %7s %7s %8s %7s %8s | %s" % (
         "test", "front", "fs", "pass", "P", "Q/S1", "S", "V", "I", "PF", "energy", "start-up",
         "MISS: readings Q PF energy")
