@@ -99,7 +99,7 @@ docs: venv
 	$(PY) tools/gen_docs.py
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache bench/results.json bench/chip.json
+	rm -rf build .pytest_cache .ruff_cache bench/results.json bench/chip.json bench/accuracy.json
 
 # ---- the board (issue 8): pin maps, flashing, REPL -------------------------
 # make deploy BOARD=pico_ads131m06 PORT=/dev/ttyACM0   (PORT defaults to auto)

@@ -55,6 +55,23 @@ def rs485(machine, rp2, pins, baud):
     return uart, de, watcher, de_timer
 
 
+def rx_waiter(uart):
+    """wait(ms) for the loop's sleep between turns that returns as soon as
+    the UART receives a byte (select.poll on machine.UART: the core waits
+    in WFE and the UART's RX interrupt wakes it): the loop can sleep a
+    whole turn period without answering a request late (firmware/runtime.py
+    'The loop'). ipoll() waits and returns the poll object: nothing is
+    allocated."""
+    import select
+
+    p = select.poll()
+    try:
+        p.register(uart, select.POLLIN)
+    except TypeError:  # CPython's select with a host fake UART: the test hands its own
+        return None
+    return p.ipoll
+
+
 def serial(machine):
     # the flash chip's unique ID: the meter's serial number (40053, INFO SN)
     import binascii

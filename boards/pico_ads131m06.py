@@ -152,7 +152,7 @@ def make_hardware(ct_secondary=1, baud=9600):
                            mosi=Pin(gp("SPI1 MOSI")), miso=Pin(gp("SPI1 MISO")))
     fram = Fram(fram_spi, Pin(gp("F-RAM CS"), Pin.OUT, value=1), FRAM_SIZE)
     return Hardware(
-        rs485_watcher=rs485_watcher, rs485_de=rs485_de,
+        rs485_watcher=rs485_watcher, rs485_de=rs485_de, rx_wait=board_common.rx_waiter(uart),
         name=NAME, frontend=frontend(), source=adc, adc=adc, spi=spi, clkin=clkin,
         uart=uart, de=de, i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm,
         powerfail=powerfail, led=led, pulse_closed_level=PULSE_CLOSED_LEVEL,

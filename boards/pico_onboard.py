@@ -97,7 +97,7 @@ def make_hardware(ct_secondary=1, baud=9600):
     powerfail = Pin(gp("Power-fail input"), Pin.IN, Pin.PULL_UP)
     led = Pin(gp("Status LED"), Pin.OUT, value=0)
     return Hardware(
-        rs485_watcher=rs485_watcher, rs485_de=rs485_de,
+        rs485_watcher=rs485_watcher, rs485_de=rs485_de, rx_wait=board_common.rx_waiter(uart),
         name=NAME, frontend=frontend(), source=source, adc=source, uart=uart, de=de,
         i2c=i2c, buttons=buttons, pulse=pulse, alarm=alarm, powerfail=powerfail, led=led,
         pulse_closed_level=PULSE_CLOSED_LEVEL, alarm_closed_level=ALARM_CLOSED_LEVEL,

@@ -38,6 +38,7 @@ class Meter:
         self.after_second = None  # called with this Meter each second, after the image refresh
         self.spread = False  # True: the loop calls work() each turn (runtime.py)
         self._job = _J_NONE
+        self.busy = False  # jobs of the last closed second are still to run
         self._configure_dsp()
         self.bank = RegisterBank(c, self.energy, self.demand, self.counters, serial)
         self.dsp.on_second = self._second
@@ -69,13 +70,9 @@ class Meter:
         if self._job != _J_NONE:
             self.finish()
         self._job = _J_ENERGY
+        self.busy = True
         if not self.spread:
             self.finish()
-
-    @property
-    def busy(self):
-        """Jobs of the last closed second are still to run."""
-        return self._job != _J_NONE
 
     def work(self):
         """Run the next job of the last closed second; True while more remain."""
@@ -84,6 +81,7 @@ class Meter:
             return False
         dsp = self.dsp
         self._job = _J_NONE if j == _J_AFTER else j + 1
+        self.busy = self._job != _J_NONE  # an attribute: the loop reads it every turn
         if j == _J_ENERGY:
             self.energy.add(dsp.energy)
             self.demand.add(dsp.energy)

@@ -198,6 +198,18 @@ class RS485:
             return True
         return False
 
+    def ready(self):
+        """service() has a frame to take: a watcher event waiting (without a
+        watcher: bytes in the UART). The loop stops sleeping for it."""
+        if self.watcher is None:
+            return self.uart.any() > 0
+        return self._event >= 0 or self.watcher.pending()
+
+    def rx_idle(self):
+        """Nothing received and not taken: the loop may sleep until a byte
+        comes (the board's rx_wait)."""
+        return not self.uart.any()
+
     def _poll_stamped(self, rtu):
         # no watcher: bytes stamped with the time the loop read them
         if rtu.CHECK_T15:

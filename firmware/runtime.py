@@ -67,7 +67,8 @@ def _rtc(hw):
 class Runtime:
     BLOCK_FRAMES = 128  # frames per read_block: 51 ms at 2500/s, half the ring
     MIN_FRAMES = 64  # wait for this many (26 ms): the DSP's per-call cost stays small
-    TURN_MS = 5  # a turn's period: Modbus answered within it, DE and pulse edges timed apart
+    TURN_MS = 20  # a turn's period when nothing is due sooner (docs/runtime.md 'The loop')
+    SLICE_MS = 2  # while a request is arriving: how often the loop looks for its end
     BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
     DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
@@ -144,6 +145,9 @@ class Runtime:
         self._frame_due = True
         self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
+        # the sleep between turns: the board's wait that a received byte
+        # ends (board_common.rx_waiter), else a plain sleep
+        self._rx_wait = getattr(hw, "rx_wait", None) or clock.sleep_ms
         self._led = getattr(hw, "led", None)
         self.frames = 0  # frames handed to the DSP
         self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
@@ -451,9 +455,27 @@ class Runtime:
             if max_seconds is not None and \
                     clock.ticks_diff(clock.ticks_ms(), self.t0) >= 1000 * max_seconds:
                 return self
-            d = self.nap_ms(began)
-            if d > 0:
-                clock.sleep_ms(d)  # WFE on the RP2040: the core idles until then
+            self._wait(self.nap_ms(began))
+
+    def _wait(self, d):
+        # Asleep (WFE on the RP2040) until the next turn is due, d ms, or
+        # until Modbus has a request to answer: while the line is quiet the
+        # board's rx_wait sleeps until the first byte of a request arrives;
+        # from then on the loop looks every SLICE_MS for the watcher's
+        # frame-end event, so a reply leaves within SLICE_MS of the
+        # request's t3.5 (plus a long task in progress), however long TURN_MS is.
+        while d > 0:
+            if self.rs485.ready():
+                return
+            d -= self._nap(d)
+
+    def _nap(self, d):
+        t = self.clock.ticks_ms()
+        if self.rs485.rx_idle():
+            self._rx_wait(d)
+        else:
+            self.clock.sleep_ms(d if d < self.SLICE_MS else self.SLICE_MS)
+        return self.clock.ticks_diff(self.clock.ticks_ms(), t) or 1
 
 
 def run(hw, store=None, clock=None, wdt=None, max_seconds=None):

@@ -63,8 +63,11 @@ class Synth:
         # errors: a front-end that is off, for calibration tests:
         # {"gain": 6 factors (Va Vb Vc Ia Ib Ic), "phase_deg": 3 current
         # delays in degrees of the fundamental (positive: the current lags
-        # more; a harmonic h is delayed by h times as many degrees)}
+        # more; a harmonic h is delayed by h times as many degrees),
+        # "offset": 6 DC offsets as fractions of full scale (-0.05..0.05),
+        # synthesized as a component of order 0 (a constant basis)}
         self.errors = _errors(errors)
+        self._offsets = _offsets(errors)
         if not isinstance(scenario, Scenario):
             scenario = parse(scenario)
         fe = scenario.frontend
@@ -131,6 +134,7 @@ class Synth:
             self._starts.append(n0)
             plan = _SegmentPlan(seg, fs, th, n0 - t * fs, v_scale * amp_unit, i_scale * amp_unit,
                                 self.errors)
+            plan.add_offsets(self._offsets, self.rail * amp_unit)
             n_max = max(n_max, len(plan.orders))
             self._segs.append(plan)
             th = math.fmod(th + _TWO_PI * seg.frequency_hz * seg.duration_s, _TWO_PI)
@@ -277,6 +281,19 @@ class _SegmentPlan:
         if a or b:
             self.comps[ch].append((slot, a, b))
 
+    def add_offsets(self, offsets, full_scale):
+        # DC on each channel (fractions of full scale): order 0, whose
+        # basis is cos(0) = 1 and whose rotation is none
+        if not any(offsets):
+            return
+        slot = len(self.orders)
+        self.orders.append(0)
+        self.rot.append((1.0, 0.0))
+        for ch in range(6):
+            a = _round(offsets[ch] * full_scale)
+            if a:
+                self.comps[ch].append((slot, a, 0))
+
     def phase_at(self, m):
         # fundamental phase at frame m of the segment (m = 0: its first frame)
         return self.th_start + self.w * (m + self.lead)
@@ -287,8 +304,8 @@ def _errors(e):
     if e is None:
         return None
     for k in e:
-        if k not in ("gain", "phase_deg"):
-            raise ValueError("front-end errors take 'gain' and 'phase_deg', not %r" % (k,))
+        if k not in ("gain", "phase_deg", "offset"):
+            raise ValueError("front-end errors take 'gain', 'phase_deg' and 'offset', not %r" % (k,))
     g = tuple(float(x) for x in e.get("gain", (1.0,) * 6))
     ph = tuple(float(x) for x in e.get("phase_deg", (0.0,) * 3))
     if len(g) != 6 or len(ph) != 3:
@@ -300,6 +317,17 @@ def _errors(e):
         if not -20.0 <= x <= 20.0:
             raise ValueError("front-end phase error %r outside +-20 degrees" % (x,))
     return g, ph
+
+
+def _offsets(e):
+    # the 6 validated DC offsets (fractions of full scale), zeros by default
+    off = tuple(float(x) for x in (e or {}).get("offset", (0.0,) * 6))
+    if len(off) != 6:
+        raise ValueError("front-end errors: 6 offsets")
+    for x in off:
+        if not -0.05 <= x <= 0.05:
+            raise ValueError("front-end offset %r outside +-0.05 of full scale" % (x,))
+    return off
 
 
 def _round(x):

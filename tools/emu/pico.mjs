@@ -51,6 +51,11 @@ export class Pico {
   // firmware: a .bin flashed at 0x10000000; fsImage: a littlefs image of
   // FS_BYTES for FS_OFFSET (mkfs.py)
   constructor({ firmware, fsImage, bootrom } = {}) {
+    this.pcSample = +(process.env.EMU_PC_SAMPLE || 0);
+    this.pcNext = 0;
+    this.pcHist = new Map();
+    this.traceFn = parseInt(process.env.EMU_TRACE_FN || '0', 16) || -1;
+    this.fnHist = new Map();
     if (!firmware || !fs.existsSync(firmware)) throw new Error(`firmware not found: ${firmware}`);
     this.sim = new Simulator();
     const mcu = (this.mcu = this.sim.rp2040);
@@ -363,6 +368,24 @@ export class Pico {
       wfeIdlePct: +((100 * (b.idle - a.idle)) / span).toFixed(3), perException };
   }
 
+  // Diagnosis only (EMU_PC_SAMPLE=cycles, EMU_TRACE_FN=hex address): a PC
+  // sample every so many cycles, and at each entry of one firmware function
+  // its caller (LR), r0, and the function object of the last fun_bc_call
+  // (0x10011b40 in the v1.28.0 RPI_PICO build): how docs/runtime.md 'Frames
+  // from the heap' was found. Off: one test per instruction.
+  diagnose(core) {
+    const pc = core.PC;
+    if (pc === 0x10011b40) this.lastFun = core.registers[0];
+    if (pc === this.traceFn) {
+      const k = core.LR.toString(16) + ':' + core.registers[0] + ':' + (this.lastFun || 0).toString(16);
+      this.fnHist.set(k, (this.fnHist.get(k) || 0) + 1);
+    }
+    if (core.cycles >= this.pcNext) {
+      this.pcNext = core.cycles + this.pcSample;
+      this.pcHist.set(pc, (this.pcHist.get(pc) || 0) + 1);
+    }
+  }
+
   // Run until done() is true (checked every 1024 steps) or `nanos` pass.
   run(nanos, done = null) {
     const { mcu, clock } = this;
@@ -382,6 +405,7 @@ export class Pico {
         } else clock.tick(dt);
         this.idleNanos += dt;
       } else {
+        if (this.pcSample) this.diagnose(core);
         const c = core.executeInstruction();
         if (this.pioRunning) {
           // up to the next PIO step at once: alarms fire in order inside a

@@ -46,7 +46,7 @@ export function runPlan(plan) {
   const events = [...(plan.events || [])].sort((a, b) => a.at - b.at);
   const modbus = [];
   let snapA = null, adcA = null;
-  const atWindow = () => { snapA = pico.snapshot(); adcA = { c: adc.conversions, f: adc.framesClocked }; };
+  const atWindow = () => { pico.pcHist = new Map(); pico.fnHist = new Map(); snapA = pico.snapshot(); adcA = { c: adc.conversions, f: adc.framesClocked }; };
   if (pico.seconds >= from) atWindow();
   for (const ev of events) {
     if (ev.at > seconds) break;
@@ -67,6 +67,10 @@ export function runPlan(plan) {
   pico.runUntil(seconds);
   const snapB = pico.snapshot();
   result.cpu = pico.usage(snapA, snapB);
+  if (pico.pcSample && process.env.EMU_PC_OUT) {
+    fs.writeFileSync(process.env.EMU_PC_OUT, JSON.stringify([...pico.pcHist.entries()].sort((x, y) => y[1] - x[1])));
+    fs.writeFileSync(process.env.EMU_PC_OUT + '.fn', JSON.stringify([...pico.fnHist.entries()].sort((x, y) => y[1] - x[1])));
+  }
   result.adc = { ...adc.report(), window: { drdyEdges: adc.conversions - adcA.c, framesClocked: adc.framesClocked - adcA.f } };
   result.modbus = modbus.map(({ at, t, req }, k) => {
     if (!t) return { at, req, reply: null, note: 'UART0 not enabled by the firmware: not sent' };
