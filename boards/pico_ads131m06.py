@@ -21,8 +21,8 @@
 # CLKIN, the ADC runs high-resolution with OSR 1024: 2500 samples/s exactly.
 # Analog front-end: voltage inputs through a resistor divider to <= 1.2 V
 # peak at 120 % of 347 V L-N (PGA 1); current inputs from 1 V or 1/3 V
-# voltage-output CTs through a 1/sqrt(2) divider (PGA 1, or PGA 2 and x3/2
-# in the driver for 1/3 V CTs).
+# voltage-output CTs through a 0.3 divider, 4 x the CT rating peak at 1.2 V
+# (PGA 1, or PGA 2 and x3/2 in the driver for 1/3 V CTs; frontend.py).
 import board_common
 from frontend import FrontEnd
 

@@ -15,7 +15,8 @@
 # Analog: each input is biased at mid-rail (two 10k resistors from 3V3 to
 # GND, 10 uF to GND) and AC-coupled; the voltage from a small mains
 # transformer and divider, the current from a 1 V (or 1/3 V) output CT,
-# scaled so 120 % of nominal peaks at +-1.6 V around the bias (codes
+# scaled so 120 % of the voltage range, and 4 x the CT rating (frontend.py:
+# crest factor 3.33 at 120 %), peak at +-1.6 V around the bias (codes
 # 2048 +- 1985 of 0..4095). Use the ADC_VREF pin with an LM4040-3.0 for a
 # steadier reference.
 import board_common

@@ -13,6 +13,7 @@
 #   app.board_alert = True        other board trouble (e.g. its F-RAM store is
 #                                missing): the wrench, for as long as it is set
 #   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
+#   app.clipped(mask, n)         n samples at a converter rail, channels in mask
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
 from alarms import AlarmContact, Alarms
 from energy import MWS_PER_WH
@@ -126,6 +127,14 @@ class App:
             # registers 7301-7302: frames billed as a gap, wrapping at 32 bits
             ct = self.meter.counters
             ct.frames_gap = (ct.frames_gap + n) & 0xFFFFFFFF
+
+    def clipped(self, mask, n):
+        # the acquisition's samples at a converter rail: register 146 bits
+        # 0-5 for the window (dsp.clipped), and counted (registers 7303-7304)
+        if n > 0:
+            self.meter.dsp.clipped(mask)
+            ct = self.meter.counters
+            ct.clipped = (ct.clipped + n) & 0xFFFFFFFF
 
     def power_fail(self):
         # datasheet: 100 ms ride-through; one save is well inside it

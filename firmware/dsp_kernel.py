@@ -12,43 +12,46 @@
 #   the coarse offsets are held within rail/64 (dsp.py), so the reduced
 #   values stay within 1.016 times those bounds by construction, with no
 #   clamp per sample. Every product is then below 1.04 * 2**28.
-# * The reduction from a 24-bit front end (shift 9 or 8) would, by plain
+# * The reduction from a 24-bit front end (shift 10 for voltages, 9 for
+#   currents: dsp.py sets bits - 14 and bits - 15) would, by plain
 #   rounding, leave a quantisation error correlated with the waveform: at 1 %
 #   of nominal current (about 190 internal LSB rms) that biases Irms and P by
 #   up to 0.04 %. First-order error feedback (the residue of each rounding is
 #   added to the next sample) pushes that error up the spectrum where it
-#   averages out over a second; the same experiment then shows < 0.003 %,
-#   and the benchmark's 1 % points stay under 0.001 % with currents held to
-#   14 bits (about 96 internal LSB rms at 1 % of nominal). The residue is
-#   carried per channel in the state, so it has no bias and nothing is
-#   truncated.
+#   averages out over a second; the same experiment then shows < 0.003 %
+#   (1 % of nominal current is about 29 internal LSB rms with the current's
+#   full scale at 4 x In; docs/dsp.md 'Headroom' has the figures). The
+#   residue is carried per channel in the state, so it has no bias and
+#   nothing is truncated.
 # * Sums of products are kept as two words: `lo` and `hi` counting units of
 #   2**16. lo starts a group of four frames in [0, 2**16); four products
-#   (|p| < 1.04 * 2**28 each) keep it within +-(1.04 * 2**30 + 2**16), below
-#   2**31; then the carry moves lo's upper part into hi. hi grows by at most
-#   2**12.1 per frame: under 2**26 after a whole second at fs = 16000 (above
-#   the supported 8000). dsp.py flushes every second. Linear sums (of v, i,
-#   q) grow by 2**14.1 per frame: under 2**28 at 16000/s.
+#   (each below 2**28.5, q x i the largest: q's swing on the worst input)
+#   keep it below 2**31; then the carry moves lo's upper part into hi. hi
+#   grows by at most 2**12.5 per frame: under 2**26 after a window (at most
+#   1 s and 1.25 periods) at the supported 8000/s; dsp.py clears the sums
+#   every window. Linear sums (of v, i, q) grow by 2**14.5 per frame: under
+#   2**28 at 8000/s. host_tests/test_kernel_int32.py checks all of it under
+#   32-bit arithmetic on the worst waveforms.
 # * On the Cortex-M0+ viper keeps locals in stack slots and an array element
 #   costs an address computation besides the load and store, so the sums live
 #   in locals for the whole block and go back to `acc` once at its end; the
-#   carry runs every fourth frame. This is what keeps the loop near 100
-#   cycles a channel-sample (make bench counts the compiled Thumb code).
+#   carry runs every fourth frame. This is what keeps the loop at 245
+#   cycles a channel-sample, 1472 a frame (tools/thumb_emulate.py runs the
+#   compiled Thumb code; docs/dsp.md has the figures).
 # * Nothing is allocated: all state lives in preallocated array('i') buffers
 #   and viper locals (machine words), so this runs under heap_lock().
 #   Intermediates never exceed 2**31, so the result is bit-identical on the
 #   RP2040 (32-bit), the 64-bit unix port and CPython.
-# * Reactive power needs the voltage shifted by 90 degrees. A leaky
-#   integrator s += u - s/2**k does that for one add and one shift; its exact
-#   transfer function 1/(1 - (1 - 2**-k) z**-1) is known, so dsp.py removes
-#   its gain and its small phase departure from 90 degrees once a second at
-#   the measured frequency. Its DC response (gain 2**k) is why the integrator
-#   output is taken as a covariance (mean removed), like everything else.
-#   The integrator state carries 8 fraction bits: the floor in s >> k is
-#   then 256 times smaller than the voltage's LSB, where it would otherwise
-#   correlate with the waveform (0.05 % of Q at a 13-bit voltage scale).
-#   Range: |s| <= 2**k * |u| * 2**8 <= 2**8 * 2**14.02 * 2**8 (k = 8 at
-#   8000/s, the largest) < 2**31.
+# * Reactive power is the fundamental's (IEEE 1459 Q1): each phase
+#   voltage goes through a state-variable filter tuned to the measured
+#   frequency (ST_FK = 2 sin(pi f / fs) x 2**14, damping 2**-SV_D: Q = 4),
+#   whose low-pass output is 90 degrees behind the fundamental less half a
+#   sample; q, the mean of this and the last output, removes the half
+#   sample. Two multiplies a phase. dsp.py knows its exact response and
+#   corrects gain and phase once a window; the current needs no filter (its
+#   harmonics are orthogonal to q's fundamental over whole cycles).
+#   Range: gain 4 x 2**SV_G at the peak on L; host_tests/test_kernel_int32.py
+#   drives it with a square wave between the rails at its peak.
 # * Offsets: a coarse integer offset (updated once a second from the mean)
 #   is subtracted from each raw code; the residue is removed exactly by
 #   computing covariances from the sums (sum(xy)/N - mean(x) mean(y)). That
@@ -57,13 +60,16 @@
 # * No comparison runs per sample that can run once a second instead: on
 #   the Cortex-M0+ viper turns each `if` into some ten instructions.
 #   Over-range (register 146 bits 0-5, 'Metering Over-Range +20 %') is the
-#   RMS above the +20 % point, judged in dsp.py. The integrator output shift
-#   equals its leak shift, so even a DC input (integrator gain 2**k) leaves
-#   |q| <= |u|: no clamp needed. q's own rounding carries its residue like
-#   the inputs' (error feedback), so its coarser step adds no bias to Q.
+#   RMS above the +20 % point, judged in dsp.py, or a sample at the rail,
+#   found by the board's decode (where every code is touched anyway).
 # * Frequency: zero crossings of one phase voltage (chosen once a second,
 #   the largest), armed by a hysteresis of a fraction of its amplitude, each
 #   interpolated linearly between the two samples around it.
+# * Windows of whole cycles: the first crossing at or after frame ST_ZSTOP
+#   (dsp.py puts it 1.25 periods before the next second) ends the window:
+#   the kernel keeps that frame's samples in ST_EDGE, sets ST_ZEND and
+#   returns with the rest of the block unread. One compare per crossing,
+#   nothing per sample.
 # * Portability: viper on a 64-bit host (the unix port used by the tests)
 #   zero-extends a ptr32 load, so a stored -1 reads back as 2**32 - 1.
 #   Every load whose sign matters is sign-extended with (x << sx) >> sx,
@@ -83,26 +89,31 @@ ST_EF = const(6)  # 6 error-feedback residues, raw code units
 ST_SHV = const(12)  # raw -> internal shift for voltages
 ST_SHI = const(13)  # raw -> internal shift for currents
 ST_MODE = const(14)  # phase-voltage formation, MODE_*
-ST_INT = const(15)  # 3 integrator states (internal units)
-ST_KLEAK = const(18)  # integrator leak shift k
-ST_QSH = const(19)  # integrator output shift (= ST_KLEAK: |q| <= |u| even at DC)
-ST_ZSEL = const(20)  # phase whose voltage times the frequency (0..2)
-ST_ZHYST = const(21)  # arming threshold, internal units
-ST_ZARM = const(22)
-ST_ZPREV = const(23)
-ST_N = const(24)  # frame index within the second
-ST_ZCOUNT = const(25)
-ST_ZFN = const(26)  # first crossing: frame index, sample before, sample after
-ST_ZFA = const(27)
-ST_ZFB = const(28)
-ST_ZLN = const(29)  # last crossing
-ST_ZLA = const(30)
-ST_ZLB = const(31)
-ST_RAIL = const(32)  # largest raw code magnitude (the rail; for dsp.py)
-ST_OVR = const(33)  # unused (over-range is judged once a second)
-ST_SX = const(34)  # sign-extension shift for ptr32 loads: 0 on 32-bit targets
-ST_QEF = const(35)  # 3 error-feedback residues of q (0 .. 2**(QSH+8) - 1)
-ST_LEN = const(38)
+ST_LP = const(15)  # 3 fundamental filters' low-pass states (internal units x 2)
+ST_FK = const(18)  # their tuning F = 2 sin(pi f / fs), x 2**14
+ST_ZSEL = const(19)  # phase whose voltage times the frequency (0..2)
+ST_ZHYST = const(20)  # arming threshold, internal units
+ST_ZARM = const(21)
+ST_ZPREV = const(22)
+ST_N = const(23)  # frame index within the window
+ST_ZCOUNT = const(24)
+ST_ZFN = const(25)  # first crossing: frame index, sample before, sample after
+ST_ZFA = const(26)
+ST_ZFB = const(27)
+ST_ZLN = const(28)  # last crossing
+ST_ZLA = const(29)
+ST_ZLB = const(30)
+ST_ZSTOP = const(31)  # frame index from which a crossing ends the window
+ST_ZEND = const(32)  # 1: the window ended at a crossing (the kernel stopped)
+ST_SX = const(33)  # sign-extension shift for ptr32 loads: 0 on 32-bit targets
+ST_BP = const(34)  # 3 fundamental filters' band-pass states (internal units x 2)
+ST_EDGE = const(37)  # the window's last frame: va vb vc ia ib ic qa qb qc
+ST_LEN = const(46)
+
+# The fundamental filter (a state-variable filter per phase voltage, Q = 4):
+SV_D = const(2)  # damping 1/Q = 2**-2
+SV_G = const(2)  # its states carry two fraction bits
+SV_OUT = const(4)  # q = (L + L_prev) / 2 >> 4: gain 1 at its tuning, -90 degrees
 
 MODE_LN = const(0)  # phase voltage = terminal voltage (types 10, 12, 40)
 MODE_DELTA = const(1)  # against the artificial star point (type 31)
@@ -113,7 +124,7 @@ A_UU = const(0)  # 3 pairs: sum u_k**2 (phase voltage)
 A_DD = const(6)  # 3 pairs: sum d**2, d = Va-Vb, Vb-Vc, Vc-Va
 A_II = const(12)  # 3 pairs: sum i_k**2
 A_UI = const(18)  # 3 pairs: sum u_k*i_k (real power)
-A_QI = const(24)  # 3 pairs: sum q_k*i_k (integrated voltage x current)
+A_QI = const(24)  # 3 pairs: sum q_k*i_k (filtered voltage x current: Q1)
 NPAIRS = const(15)
 A_SV = const(30)  # 3: sum v_k
 A_SU = const(33)  # 3: sum u_k
@@ -130,13 +141,13 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     hv = (1 << shv) >> 1
     hi_ = (1 << shi) >> 1
     mode = st[ST_MODE]
-    kl = st[ST_KLEAK]
-    qsh = st[ST_QSH] + 8  # the integrators carry 8 fraction bits
+    fk = st[ST_FK]
     zsel = st[ST_ZSEL]
     zhyst = 0 - st[ST_ZHYST]
     zarm = st[ST_ZARM]
     zprev = (st[ST_ZPREV] << sx) >> sx
     n = st[ST_N]
+    zstop = st[ST_ZSTOP]
     o0 = (st[ST_OFF] << sx) >> sx
     o1 = (st[ST_OFF + 1] << sx) >> sx
     o2 = (st[ST_OFF + 2] << sx) >> sx
@@ -149,12 +160,12 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     e3 = (st[ST_EF + 3] << sx) >> sx
     e4 = (st[ST_EF + 4] << sx) >> sx
     e5 = (st[ST_EF + 5] << sx) >> sx
-    s0 = (st[ST_INT] << sx) >> sx
-    s1 = (st[ST_INT + 1] << sx) >> sx
-    s2 = (st[ST_INT + 2] << sx) >> sx
-    f0 = st[ST_QEF]
-    f1 = st[ST_QEF + 1]
-    f2 = st[ST_QEF + 2]
+    l0 = (st[ST_LP] << sx) >> sx
+    l1 = (st[ST_LP + 1] << sx) >> sx
+    l2 = (st[ST_LP + 2] << sx) >> sx
+    b0 = (st[ST_BP] << sx) >> sx
+    b1 = (st[ST_BP + 1] << sx) >> sx
+    b2 = (st[ST_BP + 2] << sx) >> sx
     # product sums (lo in [0, 2**16) between calls; hi signed)
     uual = acc[0]
     uuah = (acc[1] << sx) >> sx
@@ -282,20 +293,22 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             ua = va - vb
             ub = vb
             uc = vc
-        # ---- 90-degree voltages: leaky integrators
-        s0 = s0 - (s0 >> kl) + (ua << 8)
-        s1 = s1 - (s1 >> kl) + (ub << 8)
-        s2 = s2 - (s2 >> kl) + (uc << 8)
-        # q = s / 2**qsh with the rounding residue carried (error feedback)
-        t = s0 + f0
-        qa = t >> qsh
-        f0 = t - (qa << qsh)
-        t = s1 + f1
-        qb = t >> qsh
-        f1 = t - (qb << qsh)
-        t = s2 + f2
-        qc = t >> qsh
-        f2 = t - (qc << qsh)
+        # ---- the voltages' fundamentals, 90 degrees behind: one
+        # state-variable filter per phase tuned to the measured frequency
+        # (L += F B; B += F (2u - L - B/8)), q the mean of this and the last
+        # L (cancels the filter's half-sample lead), scaled to u's range
+        t = (fk * b0) >> 14
+        l0 += t
+        b0 += (fk * ((ua << SV_G) - l0 - (b0 >> SV_D))) >> 14
+        qa = (l0 - (t >> 1)) >> SV_OUT
+        t = (fk * b1) >> 14
+        l1 += t
+        b1 += (fk * ((ub << SV_G) - l1 - (b1 >> SV_D))) >> 14
+        qb = (l1 - (t >> 1)) >> SV_OUT
+        t = (fk * b2) >> 14
+        l2 += t
+        b2 += (fk * ((uc << SV_G) - l2 - (b2 >> SV_D))) >> 14
+        qc = (l2 - (t >> 1)) >> SV_OUT
         # ---- linear sums (means for the covariances)
         sva += va
         svb += vb
@@ -348,6 +361,20 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
             st[ST_ZLN] = n
             st[ST_ZLA] = zprev
             st[ST_ZLB] = z
+            if n >= zstop:
+                # the window ends with this frame (whole cycles): keep its
+                # samples for dsp.py's boundary correction and stop
+                st[ST_ZEND] = 1
+                st[ST_EDGE] = va
+                st[ST_EDGE + 1] = vb
+                st[ST_EDGE + 2] = vc
+                st[ST_EDGE + 3] = ia
+                st[ST_EDGE + 4] = ib
+                st[ST_EDGE + 5] = ic
+                st[ST_EDGE + 6] = qa
+                st[ST_EDGE + 7] = qb
+                st[ST_EDGE + 8] = qc
+                end = j
         zprev = z
         n += 1
     acc[0] = uual
@@ -398,12 +425,12 @@ def accumulate(buf: ptr32, start: int, nframes: int, st: ptr32, acc: ptr32):
     st[ST_EF + 3] = e3
     st[ST_EF + 4] = e4
     st[ST_EF + 5] = e5
-    st[ST_INT] = s0
-    st[ST_INT + 1] = s1
-    st[ST_INT + 2] = s2
-    st[ST_QEF] = f0
-    st[ST_QEF + 1] = f1
-    st[ST_QEF + 2] = f2
+    st[ST_LP] = l0
+    st[ST_LP + 1] = l1
+    st[ST_LP + 2] = l2
+    st[ST_BP] = b0
+    st[ST_BP + 1] = b1
+    st[ST_BP + 2] = b2
     st[ST_ZARM] = zarm
     st[ST_ZPREV] = zprev
     st[ST_N] = n

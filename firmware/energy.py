@@ -101,6 +101,9 @@ class Counters:
         # CRC-dropped: measured at the power around them), registers
         # 7301-7302; not cleared by 129 = 16498, not kept over a power cycle
         self.frames_gap = 0
+        # samples at a converter's rail since power-up (registers 7303-7304),
+        # as frames_gap
+        self.clipped = 0
 
     def clear(self):
         self.pulses_imp = 0

@@ -2,16 +2,23 @@
 # bits its codes have, how fast it samples, and what a full-scale code means
 # at the meter's terminals. Boards (boards/*.py) build one of these.
 #
-# Full scale is the +20 % over-range point (datasheet: 'Metering Over-Range
-# +20 %'): a sine at 120 % of the nominal range just reaches the rail.
-#   voltage: nominal range 347 V L-N at the terminals (the datasheet's UL
-#            maximum), so the rail is 1.2 * sqrt(2) * 347 V = 588.9 V peak.
-#   current: the CT's rated output (1 V, or 1/3 V with the input gain
-#            raised by 3) is nominal, so the rail is 1.2 * sqrt(2) times the
-#            CT's rated primary current, whatever the CT.
+# Full scale (the converter's rail):
+#   voltage: the +20 % over-range point (datasheet: 'Metering Over-Range
+#            +20 %') of the nominal range 347 V L-N at the terminals (the
+#            datasheet's UL maximum): 1.2 * sqrt(2) * 347 V = 588.9 V peak.
+#            Mains voltage has a crest factor near 1.41.
+#   current: I_PEAK_PU times the CT's rated primary current (its rated
+#            output, 1 V or 1/3 V with the input gain raised by 3, is
+#            nominal), whatever the CT. 4.0 is a crest factor of 3.33 at
+#            120 % of nominal (a switched-mode or phase-fired load's current
+#            is peaky): crest factor 3 at 120 % measures without clipping.
+#            It costs 1.24 bits against a rail at the sine's peak (1.697).
+# Over-range (register 146 bits 0-5) is still judged at 120 % rms, and any
+# sample at the rail is flagged besides (docs/dsp.md).
 
 V_NOMINAL_RANGE = 347.0  # V rms L-N at the terminals
 OVER_RANGE = 1.2
+I_PEAK_PU = 4.0  # current full scale, peak, per unit of the CT rating
 SQRT2 = 1.4142135623730951
 
 # Channel order of every sample frame, boards and DSP alike.
@@ -34,4 +41,4 @@ class FrontEnd:
 
     def i_full_scale_peak_pu(self):
         # per unit of the CT's rated primary current
-        return OVER_RANGE * SQRT2
+        return I_PEAK_PU

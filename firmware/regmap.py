@@ -256,6 +256,13 @@ _r(7301, "ULong", "frames", "", "ctr.frames_gap", R, 0,
    "ADC frames billed as a gap since power-up: lost, overrun or CRC-dropped frames whose energy "
    "is estimated from the power around them (vendor register)")
 
+# ---- Clipping (issue 12, DSP; vendor 7303-7304) -------------------------------------
+# A sample at a converter's rail sets its channel's bit 0-5 of 146 for that
+# second (docs/dsp.md 'Over-range and clipping'); this counts them.
+_r(7303, "ULong", "samples", "", "ctr.clipped", R, 0,
+   "Samples at a converter's rail (clipped) since power-up, all six channels; each also sets its "
+   "channel's over-range bit of 146 for that second (vendor register)")
+
 # ---- SunSpec common model (40001-40069) ----------------------------------------------
 _r(40001, "uint32", "", "", "const.0x53756E53", R, 1, "ASCII 'SunS': start of the SunSpec blocks", "SunS")
 _r(40003, "uint16", "", "", "const.1", R, 1, "SunSpec common model ID", "ID")
@@ -320,7 +327,7 @@ SS_MODEL_BY_TYPE = {10: 201, 11: 201, 12: 202, 40: 203, 31: 204}
 # Blocks the Modbus server answers: (first, last) registers, base 1. Inside
 # a block, registers no row covers read as GAP_WORD; everything outside
 # every block is 'illegal data address' (exception 2).
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7302), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7304), (40001, 40178))
 GAP_WORD = 0x8000
 # Data-log buffer window (addendum): with page n (158) selected, 8000 + k is
 # buffer n's k-th newest entry; unwritten entries, 13760 and everything with
@@ -353,7 +360,7 @@ DECISIONS = (
      "per-phase energy ULongs of phases the system type lacks read 0x8000 0x0000 (MSR 0x8000)."),
     ("113-128, 179-256", "Undocumented gaps inside 1-408 read 0x8000 (like the datasheet's own "
      "reserved 38 and 112) so one request may span them; every register outside the blocks "
-     "1-408, 7001, 7101-7103, 7201-7209, 7301-7302, 8000-13760, 40001-40178 is an illegal data "
+     "1-408, 7001, 7101-7103, 7201-7209, 7301-7304, 8000-13760, 40001-40178 is an illegal data "
      "address "
      "(exception 2), "
      "and so is any request that touches one."),
@@ -392,6 +399,9 @@ DECISIONS = (
     ("7301-7302", "Frames billed as a gap (no datasheet register): every ADC frame the meter did "
      "not measure (lost while interrupts were off, a ring overrun, a CRC error) is billed at the "
      "power measured around it and counted here, 32-bit, wrapping, from 0 at power-up."),
+    ("7303-7304", "Clipped samples (no datasheet register): samples at a converter's rail, found "
+     "by the board's decode, 32-bit, wrapping, from 0 at power-up; the datasheet's 'Metering "
+     "Over-Range' bits 0-5 of 146 are set for the second of any of them, besides RMS > 120 %."),
     ("40069", "DA, the Modbus address (the datasheet's second '40068' row); writable, the same "
      "value as 7101."),
     ("40108-40176", "Laid out as pysunspec2's model JSON; acc32 energies in Wh/VAh/varh with their "

@@ -8,7 +8,7 @@ PRODUCT = 'S4100C'
 MODEL = 'S4100-compatible FDS'
 ID_STRING = ('OpenMeter S4100-compatible Power Meter F'
              'ull Data Set RUNNING OS Version ')
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7302), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7304), (40001, 40178))
 GAP_WORD = 32768
 LOG_WINDOW = (8000, 13760)
 LOG_WORD = 32768
@@ -21,7 +21,7 @@ NAMES = (
     'address', 'baud', 'parity',
 )
 CTRS = (
-    'pulses_imp', 'pulses_exp', 'frames_gap',
+    'pulses_imp', 'pulses_exp', 'frames_gap', 'clipped',
 )
 CONSTS = (
     0, 1000, 1400204883, 21365, 28243, 1, 65, 105, 65535,
@@ -257,6 +257,7 @@ ROWS = (
     b"\x1c\x28\x01\x01\x0d\x01\x01\x00\x07\x01"  # 7208
     b"\x1c\x29\x01\x01\x0d\x01\x02\x00\x07\x01"  # 7209
     b"\x1c\x85\x02\x02\x06\x02\x00\x00\x06\x00"  # 7301
+    b"\x1c\x87\x02\x02\x06\x03\x00\x00\x06\x00"  # 7303
     b"\x9c\x41\x02\x07\x04\x03\x04\x00\x06\x00"  # 40001
     b"\x9c\x43\x01\x05\x04\x05\x00\x00\x06\x00"  # 40003
     b"\x9c\x44\x01\x05\x04\x06\x00\x00\x06\x00"  # 40004

@@ -152,6 +152,7 @@ class Runtime:
         self.frames = 0  # frames handed to the DSP
         self.fault = 0  # the front-end's fault bits (drivers' FAULT_*)
         self._lost = 0  # the driver's lost-frame count already billed
+        self._clipped = 0  # the driver's clipped-sample count already handed over
         self.fe_running = False
         self._retry_ms = now
         self.reinits = 0
@@ -284,6 +285,7 @@ class Runtime:
         n = self.source.read_block(buf, self.BLOCK_FRAMES)
         self._n = n
         self._bill_lost()
+        self._flag_clipped()
         if n:
             self._k ^= 1  # the other block next: the one in use is never overwritten
             self.app.samples(buf, n)
@@ -297,6 +299,17 @@ class Runtime:
         if lost != self._lost:
             self.app.frames_lost(lost - self._lost)
             self._lost = lost
+
+    def _flag_clipped(self):
+        # samples at a converter rail (the driver's decode): register 146
+        # bits 0-5 for this second, 7303-7304
+        clipped = getattr(self.source, "clipped", 0)
+        if clipped != self._clipped:
+            self._hand_clipped(clipped)
+
+    def _hand_clipped(self, clipped):
+        self.app.clipped(self.source.take_clip_mask(), (clipped - self._clipped) & 0x3FFFFFFF)
+        self._clipped = clipped
 
     def _second_beat(self, now):
         s = self.meter.dsp.seconds

@@ -20,7 +20,10 @@ CONFIG = {"system_type": 40, "ct_primary_a": 100, "ct_secondary_v": 1, "pt_ratio
           "system_voltage_v": 400}
 V, I = 230.0, 50.0
 ERRORS = {"gain": [1.012, 0.991, 1.004, 0.985, 1.017, 1.008], "phase_deg": [0.6, -0.4, 0.25]}
-WINDOW_S = 30  # seconds of the meter's energy per measurement
+# seconds of the meter's energy per measurement: its seconds tick once a
+# DSP window (whole cycles, within a period of each second: docs/dsp.md),
+# so the time base is within one period over the span (0.033 % at 50 Hz)
+WINDOW_S = 60
 CONNECT_TRIES = 100
 STALL_POLLS = 1200  # ~60 s of polls with the clock standing still (the scenario has ended)
 

@@ -186,6 +186,9 @@ class SimBoard:
             n = self.source.synth.fill(self.buf, want)
             if n == 0:
                 return False
+            mask, clipped = self.source.synth.take_clipped()
+            if clipped:  # samples at the rail: 146 bits 0-5, 7303-7304
+                self.app.clipped(mask, clipped)
             self.app.samples(self.buf, n)
             t0 = self.now_ms
             self.fed += n

@@ -45,7 +45,7 @@ from scenario import Scenario, components, parse
 
 # firmware/frontend.py (a host test checks these agree)
 V_FULL_SCALE_PEAK = 1.2 * 1.4142135623730951 * 347.0  # V at the terminals
-I_FULL_SCALE_PEAK_PU = 1.2 * 1.4142135623730951  # per unit of CT rating
+I_FULL_SCALE_PEAK_PU = 4.0  # per unit of CT rating: crest factor 3.33 at 120 %
 
 BLOCK = 256  # frames per basis block
 _QB = 30  # basis scale: cos/sin * 2**30
@@ -97,6 +97,9 @@ class Synth:
         self._acc = [0] * BLOCK
         self._block = None  # (segment index, first frame) of the basis held
         self.frames = 0  # frames produced so far
+        # samples clipped to the rail, per channel, and those already taken
+        self.clips = [0] * 6
+        self._clips_taken = [0] * 6
         self._seg = 0
         self._skip_empty()
 
@@ -194,6 +197,19 @@ class Synth:
             self._skip_empty()
         return written
 
+    def take_clipped(self):
+        """(mask, count) of the samples at the rail since the last call:
+        bit ch set for a channel that had one (0 Va .. 5 Ic)."""
+        mask = 0
+        n = 0
+        for ch in range(6):
+            d = self.clips[ch] - self._clips_taken[ch]
+            if d:
+                mask |= 1 << ch
+                n += d
+            self._clips_taken[ch] = self.clips[ch]
+        return mask, n
+
     def _make_basis(self, i, b0, m):
         plan = self._segs[i]
         th0 = plan.phase_at(b0 - self._starts[i])
@@ -225,7 +241,8 @@ class Synth:
                 So = S[o]
                 base = last > 0
             self._lcg[ch] = _emit(buf, k0 + ch, j0, j1, acc, base, Co, So, a, b,
-                                  self._noise, self._lcg[ch], self._half, self._shift, self.rail)
+                                  self._noise, self._lcg[ch], self._half, self._shift, self.rail,
+                                  self.clips, ch)
 
 
 class _SegmentPlan:
@@ -357,9 +374,10 @@ def _accumulate(acc, j0, j1, C, S, a, b, first):
             acc[j] += a * C[j] + b * S[j]
 
 
-def _emit(buf, k, j0, j1, acc, base, C, S, a, b, noise, x, half, shift, rail):
+def _emit(buf, k, j0, j1, acc, base, C, S, a, b, noise, x, half, shift, rail, clips, ch):
     # the channel's last component, plus what acc holds (if base), plus
-    # noise, rounded, clipped and stored every 6th word; returns the LCG
+    # noise, rounded, clipped (counted in clips[ch], as a converter's
+    # decode finds its rail codes) and stored every 6th word; returns the LCG
     lo = -rail
     nsh = 31 - _NOISE_BITS
     for j in range(j0, j1):
@@ -368,10 +386,14 @@ def _emit(buf, k, j0, j1, acc, base, C, S, a, b, noise, x, half, shift, rail):
         if base:
             y += acc[j]
         y >>= shift
-        if y > rail:
-            y = rail
-        elif y < lo:
-            y = lo
+        if y >= rail:
+            if y > rail:
+                y = rail
+            clips[ch] += 1
+        elif y <= lo:
+            if y < lo:
+                y = lo
+            clips[ch] += 1
         buf[k] = y
         k += 6
     return x

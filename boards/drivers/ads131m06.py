@@ -24,10 +24,12 @@
 # Current inputs and the 1/3 V CT: the PGA only has gains 1, 2, 4 .. 128
 # (GAIN1/GAIN2 registers), so 'input gain x3' for a 1/3 V CT is PGA x2 plus
 # an exact x3/2 in the frame decode (integer, clamped to the 24-bit rail).
-# The board's current-input divider maps a 1 V CT at the +20 % over-range
-# point (1.697 V peak) to the 1.2 V reference at PGA 1; a 1/3 V CT then
-# reaches 2/3 of full scale at PGA 2, and x3/2 puts it on the same codes a
-# 1 V CT gives: FrontEnd's full scale is right for both.
+# The board's current-input divider (0.3) maps a 1 V CT at 4 times its
+# rating (4 V peak: crest factor 3.33 at 120 %, frontend.py) to the 1.2 V
+# reference at PGA 1; a 1/3 V CT then reaches 2/3 of full scale at PGA 2,
+# and x3/2 puts it on the same codes a 1 V CT gives: FrontEnd's full scale
+# is right for both. A code at the rail (or the x3/2 clamp) is counted and
+# its channel flagged in the decode (clipped, take_clip_mask).
 #
 # Frames: 24-bit words (MODE.WLENGTH = 01), so one frame is 8 words =
 # 24 bytes: response word (STATUS after a NULL command), six channel words
@@ -179,7 +181,9 @@ _S_LAST = const(18)  # 6 last codes
 _S_RUN = const(24)  # 6 run lengths
 _S_CHMASK = const(30)  # channels the stuck detector watches
 _S_CLEAN = const(31)  # frames taken since the last overrun (saturates)
-_S_LEN = const(32)
+_S_CLIPPED = const(32)  # samples at the rail (clipped), modulo 2**30
+_S_CLIPMASK = const(33)  # bit ch: channel ch had one since take_clip_mask()
+_S_LEN = const(34)
 _MASK30 = const(0x3FFFFFFF)
 
 # ---- the DMA ring (RP2040 datasheet 2.5) ----
@@ -281,6 +285,8 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
     ish = st[_S_ISH]
     good = 0
     bad = 0
+    clip = 0  # samples at the converter's rail: 0x7FFFFF or 0x800000
+    cmask = 0
     o = 0
     for _f in range(nframes):
         p = slot * FRAME_BYTES
@@ -312,23 +318,47 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
         # about what a channel's decode does)
         v = (ring[p + 3] << 16) | (ring[p + 4] << 8) | ring[p + 5]
         out[o] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:  # the rail, either sign: 0x7FFFFF, 0x800000
+            clip += 1
+            cmask |= 1
         v = (ring[p + 6] << 16) | (ring[p + 7] << 8) | ring[p + 8]
         out[o + 1] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:
+            clip += 1
+            cmask |= 2
         v = (ring[p + 9] << 16) | (ring[p + 10] << 8) | ring[p + 11]
         out[o + 2] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:
+            clip += 1
+            cmask |= 4
         v = (ring[p + 12] << 16) | (ring[p + 13] << 8) | ring[p + 14]
         out[o + 3] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:
+            clip += 1
+            cmask |= 8
         v = (ring[p + 15] << 16) | (ring[p + 16] << 8) | ring[p + 17]
         out[o + 4] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:
+            clip += 1
+            cmask |= 16
         v = (ring[p + 18] << 16) | (ring[p + 19] << 8) | ring[p + 20]
         out[o + 5] = v - ((v & 0x800000) << 1)
+        if (v + 1) >> 1 == 0x400000:
+            clip += 1
+            cmask |= 32
         if inum != 1:  # 1/3 V CTs: currents x3/2, kept inside the rail
             for ch in range(3, 6):
                 v = ((out[o + ch] & 0xFFFFFF) ^ 0x800000) - 0x800000  # 24-bit code again
                 v = (v * inum) >> ish
                 if v > _RAIL:
+                    if v != 12582910:  # not the converter's own rail (counted above)
+                        clip += 1
+                        cmask |= 1 << ch
                     v = _RAIL
                 elif v < 0 - _RAIL:
+                    if v != -12582912:
+                        clip += 1
+                        cmask |= 1 << ch
                     v = 0 - _RAIL
                 out[o + ch] = v
         o += 6
@@ -336,6 +366,8 @@ def _decode(ring: ptr8, nframes: int, out: ptr32, tab: ptr16, st: ptr32) -> int:
     st[_S_RSLOT] = slot
     st[_S_TAIL] = (st[_S_TAIL] + nframes) % st[_S_WINDOW]
     st[_S_GOOD] = (st[_S_GOOD] + good) & _MASK30
+    st[_S_CLIPPED] = (st[_S_CLIPPED] + clip) & _MASK30
+    st[_S_CLIPMASK] = st[_S_CLIPMASK] | cmask
     st[_S_CRC] = st[_S_CRC] + bad
     st[_S_LOST] = st[_S_LOST] + bad
     _stuck(out, good, st)
@@ -684,6 +716,19 @@ class ADS131M06(FrameRing):
             st[_S_CLEAN] = 0
         elif st[_S_CLEAN] < _MASK30:
             st[_S_CLEAN] += n
+
+    @property
+    def clipped(self):
+        # samples decoded at the converter's rail (for 1/3 V CTs also the
+        # x3/2 clamp), modulo 2**30: the runtime hands new ones to the DSP
+        return self.st[_S_CLIPPED]
+
+    def take_clip_mask(self):
+        # channels (bit 0 Va .. 5 Ic) with a clipped sample since the last call
+        st = self.st
+        m = st[_S_CLIPMASK]
+        st[_S_CLIPMASK] = 0
+        return m
 
     # ---- health (available, read, overruns, lost: FrameRing) -----------------
     @property

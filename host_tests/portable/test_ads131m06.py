@@ -230,6 +230,27 @@ def test_one_third_volt_ct_scaling():
     assert tuple(buf[12:18]) == (100, 200, 300, -150, -300, -450)
 
 
+def test_samples_at_the_rail_are_counted_per_channel():
+    # issue 12: a code at the converter's rail (0x7FFFFF, 0x800000) is never
+    # silent: counted (registers 7303-7304) and its channel flagged (register
+    # 146 bits 0-5) by the decode the board runs anyway, not by the DSP kernel
+    b = Board()
+    b.stream(frames_of(ROWS))
+    b.pump(6)
+    buf = array("i", bytes(4 * 6 * 8))
+    assert b.drv.read_block(buf, 8) == 6
+    assert b.drv.clipped == 4  # Ia +rail and Ib -rail in two frames of six
+    assert b.drv.take_clip_mask() == 0x18 and b.drv.take_clip_mask() == 0
+    # 1/3 V CTs: x3/2 clamped at the rail counts too, the converter's own
+    # rail once
+    b = Board(ct=3)
+    b.stream(frames_of([(0, 0, 0, 6000000, -6000000, 8388607), (1, 2, 3, 4, 5, 6)]))
+    b.pump(2)
+    assert b.drv.read_block(buf, 8) == 2
+    assert tuple(buf[0:6]) == (0, 0, 0, 8388607, -8388607, 8388607)
+    assert b.drv.clipped == 3 and b.drv.take_clip_mask() == 0x38
+
+
 def test_init_one_third_volt_cts():
     b = Board(ct=3)
     b.drv.init()

@@ -50,6 +50,33 @@ def test_frames_lost_are_billed_and_counted_in_7301():
     out = bytearray(4)
     assert app.meter.bank.read(7300, 2, out, 0) == 0
     assert out == b"\x00\x00\x00\x7e"
-    # the second's energy covers its 2520 measured frames and the 126 lost
+    # the window's energy covers its measured frames (whole cycles: the
+    # first window ends at the crossing within 1.25 periods before 1 s) and
+    # the 126 lost
+    t = app.meter.dsp.window_s
+    assert 2520 - 1.25 * 2520 / 50 - 1 < t * 2520 - 126 <= 2520, t
     wh = app.meter.energy.count(E_WH_IMP, E_TOTAL) / 3600000
-    assert abs(wh - 3 * 230.0 * 50.0 * (2520 + 126) / 2520 / 3600) < 0.001, wh
+    assert abs(wh - 3 * 230.0 * 50.0 * t / 3600) < 0.001, wh
+
+
+def test_clipped_samples_set_register_146_and_count_in_7303():
+    # issue 12: the board's decode reports samples at a converter rail
+    # (runtime -> App.clipped): register 146 bit 3 (phase A current
+    # over-range) for that second, and 7303-7304 count them
+    w = Wave(phases(230.0, 50.0))
+    app = App(w.fe, Pin(), Pin())
+    app.boot()
+    out = bytearray(4)
+    app.clipped(0x08, 5)
+    app.clipped(0x08, 0)  # nothing: nothing changes
+    for _ in range(10):
+        app.samples(w.frames(252))
+    assert app.meter.dsp.seconds == 1
+    assert app.meter.bank.read(145, 1, out, 0) == 0
+    assert out[1] & 0x3F == 0x08  # bits 0-5; 8-10 are this test's phase-loss alarms
+    assert app.meter.bank.read(7302, 2, out, 0) == 0
+    assert out == b"\x00\x00\x00\x05"
+    for _ in range(10):
+        app.samples(w.frames(252))
+    assert app.meter.bank.read(145, 1, out, 0) == 0
+    assert out[1] & 0x3F == 0  # the next second has none

@@ -315,7 +315,7 @@ def test_frames_gap_7301_counts_billed_frames_read_only():
     m.bank.refresh()
     assert _u32(m, 7301) == 70001
     assert m.bank.write(7300, [0, 0]) == 2  # read-only
-    assert m.bank.read(7302, 1, bytearray(2), 0) == 2  # 7303 is in no block
+    assert m.bank.read(7304, 1, bytearray(2), 0) == 2  # 7305 is in no block
     m.counters.frames_gap = 0xFFFFFFFF
     m.bank.refresh()
     assert _u32(m, 7301) == 0xFFFFFFFF

@@ -31,6 +31,8 @@ class Wave:
         self.scale = [rail / (self.fe.v_full_scale_peak() * pt)] * 3 + \
                      [rail / (self.fe.i_full_scale_peak_pu() * ct)] * 3
         self.offsets = offsets or [0] * 6
+        self.clip_mask = 0  # channels clipped at the rail (a converter's decode finds them)
+        self.clipped = 0  # samples clipped
 
     def frames(self, nframes):
         buf = array("i", bytes(24 * nframes))
@@ -43,10 +45,10 @@ class Wave:
                 for rms, deg, h in self.chans[c]:
                     x += rms * 1.4142135623730951 * math.cos(h * t + deg * _RAD)
                 code = int(math.floor(x * self.scale[c] + 0.5)) + self.offsets[c]
-                if code > rail:
-                    code = rail
-                elif code < -rail:
-                    code = -rail
+                if code >= rail or code <= -rail:
+                    code = rail if code > 0 else -rail
+                    self.clip_mask |= 1 << c
+                    self.clipped += 1
                 buf[6 * j + c] = code
         self.n += nframes
         return buf
