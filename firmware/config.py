@@ -6,7 +6,8 @@
 # (fits a 16-character LCD line) and changes nothing; an accepted one is
 # applied at once together with everything derived from it (135, 138-141,
 # 145, error bit 15). Listeners (config.listeners) are called after each
-# accepted change with the set of keys that were asked to change.
+# accepted change with the set of keys whose value changed (none: not
+# called, so a write of the present value restarts and saves nothing).
 
 from frontend import OVER_RANGE, V_NOMINAL_RANGE
 
@@ -30,6 +31,11 @@ PULSE_MS = (500, 250, 100, 50, 25, 10)  # register 145, slowest first
 # kWh * 10^-E registers hold ENERGY_YEARS of running at the theoretical
 # maximum power (135) before rolling over (SLong net: 2^31 - 1).
 ENERGY_YEARS = 10
+# [decision] SunSpec energies (acc32, TotWh_SF): Wh x 10^SF with the finest
+# SF >= 0 whose 2^32 counts hold ACC32_YEARS at register 135's power; an
+# acc32 rolls over by definition. The defaults (103.9 kW) give SF 0: 1 Wh,
+# 4.7 years to the roll-over at full power.
+ACC32_YEARS = 1
 _HOURS_PER_YEAR = 8766
 _SF_MIN = -4  # registers 138-141: -4 .. 4 (datasheet 'Range' column)
 _SF_MAX = 4
@@ -85,6 +91,20 @@ _RANGES = (
     ("log_mode", 0, 3, "LOG MODE"),  # 159: other bits refused
 ) + tuple(("log_ptr%d" % (_i + 1), 1, LOG_PTR_MAX, "LOG PTR") for _i in range(10))  # 169-178
 _DSP_KEYS = ("system_type", "ct_primary", "ct_secondary", "pt_ratio", "system_voltage")
+_CAL_KEYS = ("cal_gains", "cal_phases")
+# Counters kept in the store beside the settings, not settable: (key, top,
+# value a stored one out of 0..top takes). 152 wraps; the calibration audit
+# (7212-7217, docs/registers.md) only grows, so a bad stored count reads its
+# top, never a smaller count than there was.
+_NV_INTS = (("power_ups", 32767, 0), ("cal_count", 65535, 65535), ("cal_t0", 65535, 0),
+            ("cal_t1", 65535, 0), ("cal_t2", 65535, 0), ("cal_pu", 32767, 0),
+            ("cal_fails", 65535, 65535))
+# Calibration seal (7201-7211): writing the SETUP password to 7210-7211
+# opens 7201-7209 for CAL_OPEN_S measured seconds; a wrong one is counted
+# (7217) and holds every unlock off for CAL_HOLD_S seconds.
+CAL_OPEN_S = 300
+CAL_HOLD_S = 10
+PW_MAX = 99999
 
 
 def _sf_for(maximum, lo=_SF_MIN, hi=_SF_MAX):
@@ -122,6 +142,14 @@ def pulse_ms_for(pulse_wh, p_max_w):
     return 0
 
 
+def _acc32_sf(p_max_w):
+    wh = p_max_w * _HOURS_PER_YEAR * ACC32_YEARS
+    s = 0
+    while s < 10 and wh > 4294967295 * 10.0 ** s:
+        s += 1
+    return s
+
+
 def derive(v):
     """Everything computed from the settable values (a dict like DEFAULTS)."""
     st = v["system_type"]
@@ -145,7 +173,7 @@ def derive(v):
         "ss_a_sf": _sf_for(i_sum, -10, 10),  # 'A' is the sum of the phases
         "ss_v_sf": _sf_for(v_ll, -10, 10),
         "ss_w_sf": _sf_for(p, -10, 10),  # W, VA and var
-        "ss_e_sf": sf_e + 3,  # Wh: the same counts as the kWh registers
+        "ss_e_sf": _acc32_sf(pmax),  # Wh
         "pulse_ms": ms if ms else PULSE_MS[-1],  # 145
         "pulse_conf_err": ms == 0,  # register 146 bit 15
     }
@@ -154,7 +182,10 @@ def derive(v):
 class Config:
     def __init__(self):
         self.listeners = []
-        self.power_ups = 0  # 152; counted by whoever boots the meter
+        for k, _top, _bad in _NV_INTS:
+            setattr(self, k, 0)  # 152 (counted by whoever boots the meter), 7212-7217
+        self.cal_left = 0  # 7210-7211: seconds the calibration stays open
+        self.cal_hold = 0  # seconds before another unlock is tried
         self._set(dict(DEFAULTS))
 
     def _set(self, v):
@@ -216,10 +247,24 @@ class Config:
             pmax = theoretical_max_power(v["system_type"], v["ct_primary"], v["system_voltage"])
             if not pulse_ms_for(v["pulse_wh"], pmax):
                 raise ConfigError("PULSE CONF")
+        keys = self.changed(v)
         self._set(v)
-        keys = set(changes)
-        for fn in self.listeners:
-            fn(keys)
+        # listeners hear of real changes only: a write of the present value
+        # restarts nothing and saves nothing
+        if keys:
+            for fn in self.listeners:
+                fn(keys)
+
+    def changed(self, changes):
+        """The keys of changes whose value differs from the present one."""
+        out = set()
+        for k in changes:
+            x = changes[k]
+            if k in _CAL_KEYS:
+                x = tuple(x)
+            if x != getattr(self, k, None):
+                out.add(k)
+        return out
 
     def dsp_changed(self, keys):
         for k in _DSP_KEYS:
@@ -232,23 +277,53 @@ class Config:
         d = self.values()
         d["cal_gains"] = list(self.cal_gains)
         d["cal_phases"] = list(self.cal_phases)
-        d["power_ups"] = self.power_ups
+        for k, _top, _bad in _NV_INTS:
+            d[k] = getattr(self, k)
         # [decision] 158 starts at 0 after a power cycle: a read session does
         # not survive it, and a forgotten page must not pause logging forever
         del d["log_page"]
         return d
 
     def from_dict(self, d):
-        """Load a stored configuration (unknown keys ignored); validated like
-        any change, so a bad record raises ConfigError and changes nothing."""
-        changes = {k: d[k] for k in d if k in DEFAULTS}
-        self.apply(changes)
-        pu = d.get("power_ups", self.power_ups)
-        if isinstance(pu, int):
-            self.power_ups = pu
+        """Load a stored configuration, every field checked as a Modbus write
+        of it would be (unknown keys ignored). A refused field keeps its
+        present value (at start: the factory default); False when any was
+        refused."""
+        changes = {k: d[k] for k in d if k in DEFAULTS and k != "log_page"}
+        ok = True
+        try:
+            self.apply(changes)
+        except ConfigError:
+            ok = False
+            for k in changes:  # one by one, in the record's order (133 before 134)
+                try:
+                    self.apply({k: changes[k]})
+                except ConfigError:
+                    pass
+        for k, top, bad in _NV_INTS:
+            x = d.get(k, 0)
+            if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= top:
+                ok = False
+                x = bad
+            setattr(self, k, x)
+        return ok
 
     def count_power_up(self):
-        self.power_ups = min(self.power_ups + 1, 32767)  # 152
+        self.power_ups = (self.power_ups + 1) & 0x7FFF  # 152: 0-32767, then 0
+
+    def second(self):
+        # once a measured second: the calibration seal's timers
+        if self.cal_left:
+            self.cal_left -= 1
+        if self.cal_hold:
+            self.cal_hold -= 1
+
+    def note_cal(self, clock_words):
+        # a write that changed 7201-7209: counted (saturating), with the
+        # clock (155-157) and the power-up count (152) at that moment
+        self.cal_count = min(self.cal_count + 1, 65535)
+        self.cal_t0, self.cal_t1, self.cal_t2 = clock_words
+        self.cal_pu = self.power_ups
 
     def factory_reset(self):
         self.apply(dict(DEFAULTS))

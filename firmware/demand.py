@@ -8,7 +8,10 @@
 # (Q1 + Q2 - Q3 - Q4), apparent carries the sign of real. Import peaks are
 # the most positive present demands, export peaks the most negative; 129 =
 # 21212 sets both to the present demand. Both commands take effect at the
-# end of the next 1-second cycle (datasheet, register 129).
+# end of the next 1-second cycle and are to be written "no more frequently
+# than every 10 seconds" (datasheet, register 129): ready() says whether
+# CMD_GAP_S measured seconds have passed since the last one (registers.py
+# answers a faster one with exception 06, busy).
 
 from readings import (
     E_KINDS, E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3, E_VARH_Q4,
@@ -16,6 +19,8 @@ from readings import (
 )
 
 _MAX_N = 6
+CMD_GAP_S = 10
+_F32_MAX = 3.4e38  # stored peaks: finite float32 (what 32-37, 299-310 carry)
 _T = E_KINDS * E_TOTAL
 
 
@@ -28,6 +33,8 @@ class Demand:
         self.closed = 0  # sub-intervals closed since start
         self._sync = False
         self._peak_reset = False
+        self.seconds = 0  # seconds added since start
+        self._cmd_at = [-CMD_GAP_S, -CMD_GAP_S]  # second of the last 21211, 21212
         self.configure(sub_len, n)
 
     def configure(self, sub_len, n):
@@ -44,13 +51,24 @@ class Demand:
         self._sum = [0.0, 0.0, 0.0]  # Ws this sub-interval
         self._secs = 0
 
+    def ready(self, k):
+        """21211 (k = 0) or 21212 (k = 1) may be taken now."""
+        return self.seconds - self._cmd_at[k] >= CMD_GAP_S
+
+    @property
+    def pending(self):
+        # a peak reset taken, not yet applied (the store waits for it)
+        return self._peak_reset
+
     def sync(self):
         # 129 = 21211: close the sub-interval at the end of the next second
         self._sync = True
+        self._cmd_at[0] = self.seconds
 
     def reset_peaks(self):
         # 129 = 21212: peaks = present demand, at the end of the next second
         self._peak_reset = True
+        self._cmd_at[1] = self.seconds
 
     def add(self, ws):
         """One second's energy array (readings.E_*, watt-seconds)."""
@@ -60,6 +78,7 @@ class Demand:
         s[1] += ws[_T + E_VARH_Q1] + ws[_T + E_VARH_Q2] - ws[_T + E_VARH_Q3] - ws[_T + E_VARH_Q4]
         s[2] += ws[_T + E_VAH_IMP] - ws[_T + E_VAH_EXP]
         self._secs += 1
+        self.seconds += 1
         if self.sub_len:
             if self._secs >= self.sub_len:
                 self._close()
@@ -107,5 +126,8 @@ class Demand:
         pe = [float(x) for x in d["peak_exp"]]
         if len(pi) != 3 or len(pe) != 3:
             raise ValueError("demand record needs 3 import and 3 export peaks")
+        for x in pi + pe:
+            if not -_F32_MAX < x < _F32_MAX:  # also NaN
+                raise ValueError("demand peak out of range")
         self.peak_imp = pi
         self.peak_exp = pe
