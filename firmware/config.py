@@ -295,11 +295,14 @@ class Config:
             self.apply(changes)
         except ConfigError:
             ok = False
-            for k in changes:  # one by one, in the record's order (133 before 134)
-                try:
-                    self.apply({k: changes[k]})
-                except ConfigError:
-                    pass
+            # one by one, twice: 134 is checked against 133, and a dict
+            # has no order on MicroPython
+            for _ in range(2):
+                for k in changes:
+                    try:
+                        self.apply({k: changes[k]})
+                    except ConfigError:
+                        pass
         for k, top, bad in _NV_INTS:
             x = d.get(k, 0)
             if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= top:

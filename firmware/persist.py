@@ -104,16 +104,19 @@ class Persist:
         state = self.store.load_state()
         m = self.meter
         st = self.store.status
-        bits = A_DEFAULTS if st == ST_CORRUPT else A_OLDER if st == ST_FALLBACK else 0
+        now = A_DEFAULTS if st == ST_CORRUPT else A_OLDER if st == ST_FALLBACK else 0
         self.fresh = state is None and st == ST_EMPTY
+        bits = now
         if state is not None:
-            bits |= restore(m, state)
-        if bits & (A_DEFAULTS | A_OLDER):
+            bits |= restore(m, state)  # with the bits not yet acknowledged
+        if now:
             en = m.energy  # the energy went back: counted like a reset (147)
             en.resets = min(en.resets + 1, _RESETS_MAX)
         self.latched = bits & A_LATCHED
         m.config.count_power_up()
         self.save()
+        if st == ST_CORRUPT:
+            self.save()  # both slots whole again: the next start is not a fallback
         return self.fresh
 
     def acknowledge(self):

@@ -127,7 +127,7 @@ def test_to_dict_from_dict_round_trip():
 
 def test_from_dict_checks_every_field_as_a_modbus_write():
     # a stored field a Modbus write would refuse keeps its default; the
-    # others are taken (133 before 134, as stored)
+    # others are taken (134 checked against the stored 133, in any order)
     d = Config().to_dict()
     d.update({"system_type": 31, "ct_primary": 1, "pt_ratio": 1000, "system_voltage": 4160,
               "address": 300, "pw_setup": 54321, "cal_gains": [1.01, 1, 1, 1, 1, 9.0]})
