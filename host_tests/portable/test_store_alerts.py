@@ -253,3 +253,14 @@ def test_peak_reset_21212_is_saved_once_it_took_effect():
     _seconds(app)  # takes effect at the end of the next second, then saved
     assert dm.peak_imp[0] == dm.present[0] == 0.0
     assert _stored(be)["demand"]["peak_imp"][0] == 0.0
+
+
+def test_docs_storage_md_numbers():
+    # 'When it saves': the energy-loss bound and the save budget's wear
+    from config import Config
+
+    kwh = SAVE_PERIOD_S * Config().max_power_w / 3.6e6  # 60 s at register 135
+    assert abs(kwh - 1.73) < 0.005, kwh
+    assert SAVE_BURST == 30 and 86400 // SAVE_REFILL_S == 288
+    extra = 1450.0 / (1450 + 288)  # the lifetimes' factor under a hostile master
+    assert abs(extra - 0.83) < 0.005 and abs(11.0 * extra - 9.2) < 0.05
