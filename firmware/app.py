@@ -104,7 +104,7 @@ class App:
 
     @property
     def store_alert(self):
-        """Register 7401 (persist.A_*): 0 when the store is well."""
+        """Register 7401 (persist.py): 0 when the store is well."""
         return 0 if self.persist is None else self.persist.alert
 
     # ---- what registers.py asks of the store (bank.store) -------------------
@@ -205,7 +205,7 @@ class App:
         # turn after the register image, not in the same one; a peak reset
         # (129 = 21212) is saved once the demand has applied it
         self._age += 1
-        if (self._dirty or self._age >= SAVE_PERIOD_S) and not m.demand.pending:
+        if (self._dirty or self._age >= SAVE_PERIOD_S) and not m.demand.peak_pending:
             self.save()
 
     def _config_changed(self, keys):

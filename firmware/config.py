@@ -92,19 +92,9 @@ _RANGES = (
 ) + tuple(("log_ptr%d" % (_i + 1), 1, LOG_PTR_MAX, "LOG PTR") for _i in range(10))  # 169-178
 _DSP_KEYS = ("system_type", "ct_primary", "ct_secondary", "pt_ratio", "system_voltage")
 _CAL_KEYS = ("cal_gains", "cal_phases")
-# Counters kept in the store beside the settings, not settable: (key, top,
-# value a stored one out of 0..top takes). 152 wraps; the calibration audit
-# (7212-7217, docs/registers.md) only grows, so a bad stored count reads its
-# top, never a smaller count than there was.
-_NV_INTS = (("power_ups", 32767, 0), ("cal_count", 65535, 65535), ("cal_t0", 65535, 0),
-            ("cal_t1", 65535, 0), ("cal_t2", 65535, 0), ("cal_pu", 32767, 0),
-            ("cal_fails", 65535, 65535))
-# Calibration seal (7201-7211): writing the SETUP password to 7210-7211
-# opens 7201-7209 for CAL_OPEN_S measured seconds; a wrong one is counted
-# (7217) and holds every unlock off for CAL_HOLD_S seconds.
-CAL_OPEN_S = 300
-CAL_HOLD_S = 10
-PW_MAX = 99999
+# Counters kept in the store beside the settings, not settable: 152 and
+# the calibration audit 7212-7217 (their stored ranges: nvcheck.NV_INTS).
+_NV_INTS = ("power_ups", "cal_count", "cal_t0", "cal_t1", "cal_t2", "cal_pu", "cal_fails")
 
 
 def _sf_for(maximum, lo=_SF_MIN, hi=_SF_MAX):
@@ -142,14 +132,6 @@ def pulse_ms_for(pulse_wh, p_max_w):
     return 0
 
 
-def _acc32_sf(p_max_w):
-    wh = p_max_w * _HOURS_PER_YEAR * ACC32_YEARS
-    s = 0
-    while s < 10 and wh > 4294967295 * 10.0 ** s:
-        s += 1
-    return s
-
-
 def derive(v):
     """Everything computed from the settable values (a dict like DEFAULTS)."""
     st = v["system_type"]
@@ -161,6 +143,9 @@ def derive(v):
     while sf_e < _SF_MAX and kwh > 2147483647 * 10.0 ** sf_e:
         sf_e += 1
     reg135 = int(pmax / 1000.0 / 10.0 ** sf_w + 0.5)
+    ss_e = 0  # TotWh_SF (ACC32_YEARS above)
+    while ss_e < 10 and pmax * _HOURS_PER_YEAR * ACC32_YEARS > 4294967295 * 10.0 ** ss_e:
+        ss_e += 1
     ms = pulse_ms_for(v["pulse_wh"], pmax)
     return {
         "max_power_w": pmax,
@@ -173,7 +158,7 @@ def derive(v):
         "ss_a_sf": _sf_for(i_sum, -10, 10),  # 'A' is the sum of the phases
         "ss_v_sf": _sf_for(v_ll, -10, 10),
         "ss_w_sf": _sf_for(p, -10, 10),  # W, VA and var
-        "ss_e_sf": _acc32_sf(pmax),  # Wh
+        "ss_e_sf": ss_e,  # Wh
         "pulse_ms": ms if ms else PULSE_MS[-1],  # 145
         "pulse_conf_err": ms == 0,  # register 146 bit 15
     }
@@ -182,7 +167,7 @@ def derive(v):
 class Config:
     def __init__(self):
         self.listeners = []
-        for k, _top, _bad in _NV_INTS:
+        for k in _NV_INTS:
             setattr(self, k, 0)  # 152 (counted by whoever boots the meter), 7212-7217
         self.cal_left = 0  # 7210-7211: seconds the calibration stays open
         self.cal_hold = 0  # seconds before another unlock is tried
@@ -272,44 +257,17 @@ class Config:
                 return True
         return False
 
-    # ---- for the non-volatile store ---------------------------------------
+    # ---- for the non-volatile store (loaded by nvcheck.config) --------------
     def to_dict(self):
         d = self.values()
         d["cal_gains"] = list(self.cal_gains)
         d["cal_phases"] = list(self.cal_phases)
-        for k, _top, _bad in _NV_INTS:
+        for k in _NV_INTS:
             d[k] = getattr(self, k)
         # [decision] 158 starts at 0 after a power cycle: a read session does
         # not survive it, and a forgotten page must not pause logging forever
         del d["log_page"]
         return d
-
-    def from_dict(self, d):
-        """Load a stored configuration, every field checked as a Modbus write
-        of it would be (unknown keys ignored). A refused field keeps its
-        present value (at start: the factory default); False when any was
-        refused."""
-        changes = {k: d[k] for k in d if k in DEFAULTS and k != "log_page"}
-        ok = True
-        try:
-            self.apply(changes)
-        except ConfigError:
-            ok = False
-            # one by one, twice: 134 is checked against 133, and a dict
-            # has no order on MicroPython
-            for _ in range(2):
-                for k in changes:
-                    try:
-                        self.apply({k: changes[k]})
-                    except ConfigError:
-                        pass
-        for k, top, bad in _NV_INTS:
-            x = d.get(k, 0)
-            if not isinstance(x, int) or isinstance(x, bool) or not 0 <= x <= top:
-                ok = False
-                x = bad
-            setattr(self, k, x)
-        return ok
 
     def count_power_up(self):
         self.power_ups = (self.power_ups + 1) & 0x7FFF  # 152: 0-32767, then 0
@@ -320,13 +278,6 @@ class Config:
             self.cal_left -= 1
         if self.cal_hold:
             self.cal_hold -= 1
-
-    def note_cal(self, clock_words):
-        # a write that changed 7201-7209: counted (saturating), with the
-        # clock (155-157) and the power-up count (152) at that moment
-        self.cal_count = min(self.cal_count + 1, 65535)
-        self.cal_t0, self.cal_t1, self.cal_t2 = clock_words
-        self.cal_pu = self.power_ups
 
     def factory_reset(self):
         self.apply(dict(DEFAULTS))

@@ -20,7 +20,6 @@ from readings import (
 
 _MAX_N = 6
 CMD_GAP_S = 10
-_F32_MAX = 3.4e38  # stored peaks: finite float32 (what 32-37, 299-310 carry)
 _T = E_KINDS * E_TOTAL
 
 
@@ -32,7 +31,7 @@ class Demand:
         self.on_close = None  # called with this Demand after each sub-interval
         self.closed = 0  # sub-intervals closed since start
         self._sync = False
-        self._peak_reset = False
+        self.peak_pending = False  # a 21212 taken, not yet applied (the store waits)
         self.seconds = 0  # seconds added since start
         self._cmd_at = [-CMD_GAP_S, -CMD_GAP_S]  # second of the last 21211, 21212
         self.configure(sub_len, n)
@@ -55,11 +54,6 @@ class Demand:
         """21211 (k = 0) or 21212 (k = 1) may be taken now."""
         return self.seconds - self._cmd_at[k] >= CMD_GAP_S
 
-    @property
-    def pending(self):
-        # a peak reset taken, not yet applied (the store waits for it)
-        return self._peak_reset
-
     def sync(self):
         # 129 = 21211: close the sub-interval at the end of the next second
         self._sync = True
@@ -67,7 +61,7 @@ class Demand:
 
     def reset_peaks(self):
         # 129 = 21212: peaks = present demand, at the end of the next second
-        self._peak_reset = True
+        self.peak_pending = True
         self._cmd_at[1] = self.seconds
 
     def add(self, ws):
@@ -86,8 +80,8 @@ class Demand:
         elif self._sync:
             self._sync = False
             self._close()
-        if self._peak_reset:
-            self._peak_reset = False
+        if self.peak_pending:
+            self.peak_pending = False
             for k in range(3):
                 self.peak_imp[k] = self.present[k]
                 self.peak_exp[k] = self.present[k]
@@ -126,8 +120,5 @@ class Demand:
         pe = [float(x) for x in d["peak_exp"]]
         if len(pi) != 3 or len(pe) != 3:
             raise ValueError("demand record needs 3 import and 3 export peaks")
-        for x in pi + pe:
-            if not -_F32_MAX < x < _F32_MAX:  # also NaN
-                raise ValueError("demand peak out of range")
         self.peak_imp = pi
         self.peak_exp = pe

@@ -31,7 +31,7 @@ from micropython import const
 import regtable as T
 from alarms import events
 from compat import IS_MICROPYTHON, ptr8  # noqa: F401  (viper cast; a no-op on CPython)
-from config import CAL_HOLD_S, CAL_OPEN_S, PHASES, PW_MAX, ConfigError
+from config import PHASES, ConfigError
 from energy import K_VAH_NET, K_WH_NET, MWS_PER_KWH, MWS_PER_WH
 from readings import E_KINDS, N_ENERGIES, N_READINGS, R_I, R_I_AVG
 
@@ -75,6 +75,13 @@ _S_SEAL = const(18)  # 7210-7211: the calibration unlock, cfg.cal_left
 _I_SUM = const(255)
 _DYNAMIC = (_S_READ, _S_EN, _S_DM, _S_CTR, _S_ERR, _S_RESETS, _S_RTC, _S_LOG, _S_SSEVT, _S_NV,
             _S_SEAL)
+# Calibration seal (7201-7211): writing the SETUP password (0-99999) to
+# 7210-7211 opens 7201-7209 for _CAL_OPEN_S measured seconds (cfg.cal_left,
+# counted down by config.second()); a wrong one is counted (7217) and holds
+# every unlock off for _CAL_HOLD_S seconds (cfg.cal_hold).
+_CAL_OPEN_S = const(300)
+_CAL_HOLD_S = const(10)
+_PW_MAX = const(99999)
 _B_STORE = const(0x80)  # 146 bit 7: the store alert (7401 != 0) ...
 _EVT_STORE = const(0x10000)  # ... SunSpec Evt M_EVENT_OEM01
 # encodings
@@ -650,12 +657,12 @@ class RegisterBank:
                 return ILLEGAL_ADDRESS
             if self.clock.check(clk, words) is None:
                 return ILLEGAL_VALUE
-        if 0 <= key <= PW_MAX:  # an unlock: the SETUP password
+        if 0 <= key <= _PW_MAX:  # an unlock: the SETUP password
             if cfg.cal_hold:
                 return SERVER_BUSY
             if key != cfg.pw_setup:
                 cfg.cal_fails = min(cfg.cal_fails + 1, 65535)  # 7217, saved with the next save
-                cfg.cal_hold = CAL_HOLD_S
+                cfg.cal_hold = _CAL_HOLD_S
                 self.stale()
                 return ILLEGAL_VALUE
         keys = cfg.changed(changes)
@@ -670,10 +677,14 @@ class RegisterBank:
             if changes:
                 self.cfg.apply(changes)
             if "cal_gains" in keys or "cal_phases" in keys:
+                # counted in 7212 (saturating), stamped with the clock
+                # (7213-7215, as 155-157) and the power-up count (7216)
+                cfg.cal_count = min(cfg.cal_count + 1, 65535)
                 c = self.clock
-                cfg.note_cal(c.words() if c is not None else (0, 0, 0))
+                cfg.cal_t0, cfg.cal_t1, cfg.cal_t2 = c.words() if c is not None else (0, 0, 0)
+                cfg.cal_pu = cfg.power_ups
             if key >= 0:
-                cfg.cal_left = CAL_OPEN_S if key <= PW_MAX else 0  # over 99999: sealed now
+                cfg.cal_left = _CAL_OPEN_S if key <= _PW_MAX else 0  # over 99999: sealed now
             if ack and st is not None:
                 st.acknowledge()
             if clk >= 0:

@@ -2,6 +2,7 @@
 # defaults ('Standard Modbus Default Settings'), derived values (135,
 # 138-141, 145, bit 15) and refusals that change nothing.
 from config import Config, ConfigError
+from nvcheck import config as load  # a stored configuration, checked at start
 
 
 def _refused(c, changes, reason=None):
@@ -121,7 +122,7 @@ def test_to_dict_from_dict_round_trip():
     c.count_power_up()
     d = c.to_dict()
     c2 = Config()
-    assert c2.from_dict(d) is True
+    assert load(c2, d) is True
     assert c2.to_dict() == d
 
 
@@ -132,7 +133,7 @@ def test_from_dict_checks_every_field_as_a_modbus_write():
     d.update({"system_type": 31, "ct_primary": 1, "pt_ratio": 1000, "system_voltage": 4160,
               "address": 300, "pw_setup": 54321, "cal_gains": [1.01, 1, 1, 1, 1, 9.0]})
     c = Config()
-    assert c.from_dict(d) is False
+    assert load(c, d) is False
     assert c.system_type == 31 and c.pt_ratio == 1000 and c.system_voltage == 4160
     assert c.pw_setup == 54321
     assert c.ct_primary == 100 and c.address == 1  # 131 = 1, 7101 = 300: refused
@@ -146,12 +147,12 @@ def test_stored_counters_out_of_range_152_and_7212_7217():
         d = Config().to_dict()
         d["power_ups"] = pu
         c = Config()
-        assert c.from_dict(d) is (pu == want and not isinstance(pu, bool)), pu
+        assert load(c, d) is (pu == want and not isinstance(pu, bool)), pu
         assert c.power_ups == want, pu
     d = Config().to_dict()
     d.update({"cal_count": -1, "cal_fails": 10 ** 12, "cal_t0": 70000})
     c = Config()
-    assert c.from_dict(d) is False
+    assert load(c, d) is False
     assert (c.cal_count, c.cal_fails, c.cal_t0) == (65535, 65535, 0)
 
 
