@@ -666,10 +666,10 @@ class RegisterBank:
                 self.stale()
                 return ILLEGAL_VALUE
         keys = cfg.changed(changes)
+        keys.discard("log_page")
         # what must be saved before the reply: kept settings (158 is not),
         # the energy and pulse resets, 7401's acknowledgement
-        nv = ack or CMD_CLEAR_ENERGY in cmds or CMD_CLEAR_PULSES in cmds or len(keys) > 1 or (
-            keys and "log_page" not in keys)
+        nv = ack or keys or CMD_CLEAR_ENERGY in cmds or CMD_CLEAR_PULSES in cmds
         st = self.store
         if nv and st is not None and not st.may_save():
             return SERVER_BUSY
