@@ -14,6 +14,9 @@
 #                                missing): the wrench, for as long as it is set
 #   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
+# The register bank asks this App (bank.store) for the store's registers
+# 7401-7403 and, before a write is answered, to save what it changed
+# (commit, within a save budget: docs/storage.md 'When it saves').
 from alarms import AlarmContact, Alarms
 from energy import MWS_PER_WH
 from meter import Meter

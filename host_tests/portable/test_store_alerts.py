@@ -117,6 +117,16 @@ def test_corrupt_store_says_so_until_acknowledged_and_counts_147():
     assert _regs(_app(be), 7401, 1) == (0,)
 
 
+def test_the_start_check_is_dropped_after_the_restore():
+    # nvcheck.py (boot-only) takes no heap while the meter runs
+    import sys
+
+    be = RamBackend()
+    _app(be)
+    _app(be)  # a restore from a record
+    assert "nvcheck" not in sys.modules
+
+
 def test_fallback_to_an_older_record_sets_bit_2_and_counts_147():
     be = RamBackend()
     app = _app(be)  # the boot save: seq 1
