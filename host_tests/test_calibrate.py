@@ -94,20 +94,14 @@ def test_calibrate_restores_accuracy(tmp_path, capsys):
         cl = Client(sim)
         args = ["--tcp", "127.0.0.1:%d" % sim.tcp_port, "--volts", str(V), "--amps", str(I),
                 "--pf", "0.5", "--seconds", "5"]
-        # sealed: a wrong SETUP password writes nothing and is counted (7217)
-        try:
-            calibrate.main(args + ["--password", "4100"])
-            raise AssertionError("a wrong password was accepted")
-        except SystemExit as e:
-            assert "7210-7211" in str(e) and "refused" in str(e), e
-        assert cl.regs(7210, 8) == [0, 0, 0, 0, 0, 0, 0, 1]
-        report["PF 0.5 before"] = cl.energy_errors(0.5)  # > 10 s: the unlock hold is over
+        assert cl.regs(7210, 8) == [0] * 8  # sealed, never changed
+        report["PF 0.5 before"] = cl.energy_errors(0.5)
         assert calibrate.main(args) == 0  # the factory password, 00000
         out = capsys.readouterr().out
         assert "written: gains" in out and "sealed" in out
         # sealed again, one change counted, stamped with the power-up count (152)
         audit = cl.regs(7210, 8)
-        assert audit[:3] == [0, 0, 1] and audit[6] == cl.regs(152, 1)[0] and audit[7] == 1, audit
+        assert audit[:3] == [0, 0, 1] and audit[6] == cl.regs(152, 1)[0] and audit[7] == 0, audit
         report["PF 0.5 after"] = cl.energy_errors(0.5)
         cal = cl.regs(7201, 9)
         cl.close()
@@ -123,6 +117,15 @@ def test_calibrate_restores_accuracy(tmp_path, capsys):
         assert r.isError() and r.exception_code == 1, r
         assert cl.regs(7201, 9) == cal
         report["PF 1 after"] = cl.energy_errors(1.0)
+        # a wrong SETUP password writes nothing and is counted (7217)
+        try:
+            calibrate.main(["--tcp", "127.0.0.1:%d" % sim.tcp_port, "--volts", str(V), "--amps",
+                            str(I), "--password", "4100"])
+            raise AssertionError("a wrong password was accepted")
+        except SystemExit as e:
+            assert "7210-7211" in str(e) and "refused" in str(e), e
+        assert cl.regs(7210, 3) == [0, 0, 1] and cl.regs(7217, 1) == [1]
+        assert cl.regs(7201, 9) == cal
         cl.close()
     finally:
         sim.stop()
