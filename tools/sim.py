@@ -54,7 +54,9 @@ def parse_args(argv=None):
     ap.add_argument("--frontend-errors", metavar="JSON",
                     help='a front-end that needs calibrating: {"gain": [6 factors Va..Ic], '
                          '"phase_deg": [3 current delays, degrees]}')
+    add_network_args(ap)
     a = ap.parse_args(argv)
+    check_network_args(ap, a)
     if a.speed != "max":
         try:
             if float(a.speed) <= 0:
@@ -65,6 +67,39 @@ def parse_args(argv=None):
         if port is not None and not 0 < port < 65536:
             ap.error("TCP ports are 1..65535")
     return a
+
+
+def add_network_args(ap):
+    # the network meter (issue 14, docs/network.md): the firmware's own
+    # net_*.py modules, run in the firmware child on the host's sockets
+    ap.add_argument("--mqtt", metavar="HOST:PORT",
+                    help="publish to this MQTT broker as the Pico W board does (HA discovery)")
+    ap.add_argument("--mqtt-prefix", help="state/availability topic prefix (default meter_<serial>)")
+    ap.add_argument("--mqtt-period", type=int, default=10, help="seconds between state messages")
+    ap.add_argument("--http", type=int, metavar="PORT", help="serve the web page and /api/readings")
+
+
+def check_network_args(ap, a):
+    if a.mqtt is not None:
+        host, _, port = a.mqtt.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            ap.error("--mqtt takes HOST:PORT")
+    if a.http is not None and not 0 < a.http < 65536:
+        ap.error("TCP ports are 1..65535")
+    if not 0 < a.mqtt_period <= 3600:
+        ap.error("--mqtt-period is 1..3600 seconds")
+
+
+def network_command(a):
+    cmd = []
+    if a.mqtt:
+        cmd += ["--mqtt", a.mqtt, "--mqtt-period", str(a.mqtt_period)]
+        if a.mqtt_prefix:
+            cmd += ["--mqtt-prefix", a.mqtt_prefix]
+    if a.http:
+        cmd += ["--http", str(a.http)]
+        print("http: http://127.0.0.1:%d/" % a.http, flush=True)
+    return cmd
 
 
 def find_micropython():
@@ -104,7 +139,7 @@ def child_command(a):
         cmd += ["--lcd-log", os.path.abspath(a.lcd_log)]
     if a.frontend_errors:
         cmd += ["--frontend-errors", a.frontend_errors]
-    return cmd
+    return cmd + network_command(a)
 
 
 class Host:

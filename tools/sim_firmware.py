@@ -83,11 +83,13 @@ class LineInput:
 
 def parse_argv(argv):
     opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False, "keys": "",
-            "lcd_log": None, "frontend_errors": None}
+            "lcd_log": None, "frontend_errors": None, "mqtt": None, "mqtt_prefix": None,
+            "mqtt_period": "10", "http": None}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log", "--frontend-errors"):
+        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log", "--frontend-errors",
+                 "--mqtt", "--mqtt-prefix", "--mqtt-period", "--http"):
             opts[a[2:].replace("-", "_")] = argv[i + 1]
             i += 2
         elif a == "--exit-at-end":
@@ -96,6 +98,41 @@ def parse_argv(argv):
         else:
             raise ValueError("unknown argument %s" % a)
     return opts
+
+
+class SimNetwork:
+    """The network services (--mqtt, --http): the firmware's own net.Network
+    on the host's sockets (127.0.0.1), polled between the simulation's
+    steps with real time, as the board's loop polls it; it keeps the
+    longest poll (the loop blocking the network costs)."""
+
+    def __init__(self, opts, app):
+        from net import Network
+
+        s = {"modbus_tcp_port": 0, "http_port": int(opts["http"] or 0),
+             "page": _here + "/../firmware/net_page.html"}
+        if opts["mqtt"]:
+            host, _, port = opts["mqtt"].rpartition(":")
+            s.update(mqtt_host=host, mqtt_port=int(port), mqtt_prefix=opts["mqtt_prefix"],
+                     mqtt_period_s=int(opts["mqtt_period"]))
+        self.net = Network(app, s, host="127.0.0.1")
+        self.polls = 0
+        self.max_us = 0
+
+    def poll(self):
+        t = ticks_us()
+        self.net.poll(time.ticks_ms() if IS_MP else t // 1000)
+        d = ticks_diff(ticks_us(), t)
+        self.polls += 1
+        if d > self.max_us:
+            self.max_us = d
+
+    def stop(self):
+        n = self.net
+        out("i net: %d polls, longest %d us, %d MQTT states, %d errors%s" % (
+            self.polls, self.max_us, n.mqtt.states if n.mqtt else 0, n.errors,
+            "" if n.last_error is None else " (last: %r)" % (n.last_error,)))
+        n.close()
 
 
 def main():
@@ -115,6 +152,7 @@ def main():
         fe_err = json.loads(fe_err)
     board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"], fe_err)
     speed = None if opts["speed"] == "max" else float(opts["speed"])
+    net = SimNetwork(opts, board.app) if (opts["mqtt"] or opts["http"]) else None
     inp = LineInput()
     fs = board.fs
     t0 = ticks_us()
@@ -125,6 +163,8 @@ def main():
     while True:
         for line in inp.lines(0 if (speed is None and not ended) else 2):
             if line == "q":
+                if net:
+                    net.stop()
                 board.stop()
                 out("e")
                 return
@@ -133,6 +173,8 @@ def main():
             board.stop()
             return
         board.poll(ticks_us())
+        if net:
+            net.poll()
         if not ended:
             if speed is None:
                 due = board.fed + fs  # a simulated second per turn
@@ -145,6 +187,8 @@ def main():
                     out("i scenario complete")
                     board.scenario_complete()
                     if opts["exit_at_end"]:
+                        if net:
+                            net.stop()
                         board.stop()
                         out("e")
                         return

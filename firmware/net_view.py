@@ -1,0 +1,112 @@
+# What the network shows of the meter (MQTT state, /api/readings, the web
+# page): the IEEE float registers 257+ read from the register image itself
+# (RegisterBank.read, as a Modbus master would), so a value on the network
+# is, to the last bit of its float32, the value Modbus holds for the same
+# second. A register that reads QNaN (0x7FC00000: not valid in the system
+# type, or no data) is JSON null. Loaded only by boards with a network
+# (boards/pico_w_ads131m06.py) and the virtual meter's --mqtt/--http.
+import struct
+
+from micropython import const
+
+# sensor kinds: Home Assistant MQTT sensor (unit, device_class, state_class)
+K_P = const(0)
+K_Q = const(1)
+K_S = const(2)
+K_PF = const(3)
+K_V = const(4)
+K_I = const(5)
+K_F = const(6)
+K_E = const(7)  # energy that only grows: import, export
+K_ENET = const(8)  # net energy: may fall
+KINDS = (
+    ("kW", "power", "measurement"),
+    ("kvar", "reactive_power", "measurement"),
+    ("kVA", "apparent_power", "measurement"),
+    (None, "power_factor", "measurement"),
+    ("V", "voltage", "measurement"),
+    ("A", "current", "measurement"),
+    ("Hz", "frequency", "measurement"),
+    ("kWh", "energy", "total_increasing"),
+    ("kWh", "energy", "total"),
+)
+
+# (JSON key, float register, kind, entity name): regmap.py rows 257-406
+SENSORS = (
+    ("p", 277, K_P, "Power"), ("q", 279, K_Q, "Reactive power"),
+    ("s", 281, K_S, "Apparent power"), ("pf", 283, K_PF, "Power factor"),
+    ("v_ll", 285, K_V, "Voltage L-L"), ("v_ln", 287, K_V, "Voltage L-N"),
+    ("i", 289, K_I, "Current"), ("f", 291, K_F, "Frequency"),
+    ("e_imp", 259, K_E, "Energy import"), ("e_exp", 261, K_E, "Energy export"),
+    ("e_net", 257, K_ENET, "Energy net"),
+    ("p_a", 365, K_P, "Power A"), ("p_b", 367, K_P, "Power B"), ("p_c", 369, K_P, "Power C"),
+    ("pf_a", 383, K_PF, "Power factor A"), ("pf_b", 385, K_PF, "Power factor B"),
+    ("pf_c", 387, K_PF, "Power factor C"),
+    ("v_an", 395, K_V, "Voltage A-N"), ("v_bn", 397, K_V, "Voltage B-N"),
+    ("v_cn", 399, K_V, "Voltage C-N"),
+    ("v_ab", 389, K_V, "Voltage A-B"), ("v_bc", 391, K_V, "Voltage B-C"),
+    ("v_ca", 393, K_V, "Voltage C-A"),
+    ("i_a", 401, K_I, "Current A"), ("i_b", 403, K_I, "Current B"), ("i_c", 405, K_I, "Current C"),
+    ("e_imp_a", 317, K_E, "Energy import A"), ("e_imp_b", 319, K_E, "Energy import B"),
+    ("e_imp_c", 321, K_E, "Energy import C"),
+    ("e_exp_a", 323, K_E, "Energy export A"), ("e_exp_b", 325, K_E, "Energy export B"),
+    ("e_exp_c", 327, K_E, "Energy export C"),
+)
+
+# the configuration shown read-only: (JSON key, Config attribute)
+CONFIG = (("system_type", "system_type"), ("ct_primary", "ct_primary"),
+          ("ct_secondary", "ct_secondary"), ("pt_ratio_x100", "pt_ratio"),
+          ("system_voltage", "system_voltage"), ("modbus_address", "address"),
+          ("baud", "baud"), ("demand_s", "demand_len"))
+
+
+class View:
+    def __init__(self, meter):
+        self.meter = meter
+        self._w = bytearray(4)
+
+    def value(self, reg):
+        """Float register `reg` as Modbus reads it; None for QNaN."""
+        w = self._w
+        self.meter.bank.read(reg - 1, 2, w, 0)
+        v = struct.unpack(">f", w)[0]
+        return None if v != v else v
+
+    def valid_mask(self):
+        """Bit i: SENSORS[i] has a value (not QNaN) in this second."""
+        m = 0
+        for i in range(len(SENSORS)):
+            if self.value(SENSORS[i][1]) is not None:
+                m |= 1 << i
+        return m
+
+    @property
+    def seconds(self):
+        return self.meter.dsp.seconds
+
+    def identity(self):
+        # regtable.STRINGS order: vendor, model, options, version, serial
+        return tuple(s.decode() for s in self.meter.bank._strings)
+
+    def state_json(self):
+        """One JSON object: the second, then every SENSORS value."""
+        parts = ['{"t":%d' % self.seconds]
+        for key, reg, _kind, _name in SENSORS:
+            parts.append(',"%s":%s' % (key, _num(self.value(reg))))
+        parts.append("}")
+        return "".join(parts)
+
+    def api_json(self):
+        """/api/readings: the state, register 146's error bits, and the
+        configuration (read-only)."""
+        m = self.meter
+        c = m.config
+        ident = self.identity()
+        cfg = ",".join('"%s":%d' % (k, getattr(c, a)) for k, a in CONFIG)
+        return '{"serial":"%s","firmware":"%s","errors":%d,"config":{%s},"readings":%s}' % (
+            ident[4], ident[3], m.errors(), cfg, self.state_json())
+
+
+def _num(v):
+    # float32 holds 7 significant digits; %.7g prints them all
+    return "null" if v is None else "%.7g" % v
