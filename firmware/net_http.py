@@ -7,12 +7,13 @@
 # Read-only: any other method is answered 405, so nothing on the network
 # changes the configuration or the calibration (docs/network.md). HTTP/1.0,
 # one request a connection, closed after the answer; a request line that
-# does not arrive whole within REQ_MAX bytes is refused (414/400).
+# longer than REQ_MAX bytes is refused (414), headers over HEAD_MAX (431).
 from micropython import const
 
 from net_tcp import Server, try_recv, try_send
 
-REQ_MAX = const(512)
+REQ_MAX = const(512)  # the request line
+HEAD_MAX = const(4096)  # the request line and headers
 CHUNK = const(512)
 _HEAD = "HTTP/1.0 %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
 
@@ -21,7 +22,9 @@ class _HttpClient:
     def __init__(self, sock, now):
         self.sock = sock
         self.last = now
-        self.req = bytearray()
+        self.req = b""  # the request line while it arrives, then the headers' last 3 bytes
+        self.line = None  # the request line
+        self.seen = 0  # request bytes read
         self.out = None  # memoryview of what is being sent
         self.file = None  # the page, while it streams
 
@@ -60,14 +63,28 @@ class HttpServer(Server):
         if not data:
             return False
         cl.last = now
-        cl.req += data
-        end = cl.req.find(b"\r\n\r\n")
-        if end < 0:
-            if len(cl.req) >= REQ_MAX:
-                self._answer(cl, "400 Bad Request", "text/plain", b"request too long\n")
+        cl.seen += len(data)
+        req = cl.req + data
+        if cl.line is None:
+            i = req.find(b"\r\n")
+            if i < 0:
+                if len(req) >= REQ_MAX:
+                    self._answer(cl, "414 URI Too Long", "text/plain", b"request line too long\n")
+                else:
+                    cl.req = req
+                return True
+            cl.line = req[:i]
+            req = req[i:]
+        if req.find(b"\r\n\r\n") < 0:
+            # the headers are read (a browser sends ~1 KB of them) but not
+            # kept: only their last 3 bytes, to find the blank line after them
+            if cl.seen > HEAD_MAX:
+                self._answer(cl, "431 Request Header Fields Too Large", "text/plain", b"headers too long\n")
+            else:
+                cl.req = req[-3:]
             return True
         self.requests += 1
-        self._route(cl, bytes(cl.req[:cl.req.find(b"\r\n")]))
+        self._route(cl, cl.line)
         return True
 
     def _route(self, cl, line):
@@ -92,5 +109,5 @@ class HttpServer(Server):
             self._answer(cl, "404 Not Found", "text/plain", b"not found\n")
 
     def _answer(self, cl, status, ctype, body):
-        cl.req = bytearray()
+        cl.req = b""
         cl.out = memoryview((_HEAD % (status, ctype)).encode() + body)
