@@ -58,13 +58,12 @@ class WifiLink:
         self.connects = 0  # times the link came up
         self.attempts = 0
         self._backoff = RETRY_MS
-        now = clock.ticks_ms()
-        self._check = now
-        self._retry = now
+        self._check = None  # the first poll checks and connects at once
+        self._retry = None
 
     def poll(self, now):
         d = self.clock.ticks_diff
-        if d(now, self._check) < CHECK_MS:
+        if self._check is not None and d(now, self._check) < CHECK_MS:
             return
         self._check = now
         up = self.wlan.isconnected()
@@ -72,7 +71,7 @@ class WifiLink:
             self.connects += 1
             self._backoff = RETRY_MS
         self.up = up
-        if not up and d(now, self._retry) >= 0:
+        if not up and (self._retry is None or d(now, self._retry) >= 0):
             self.attempts += 1
             self.wlan.connect(self.ssid, self.password)
             self._retry = self.clock.ticks_add(now, self._backoff)

@@ -15,10 +15,11 @@ from net_view import View
 SETTINGS_PATH = "/net.json"
 
 
-def load_settings(path=SETTINGS_PATH):
+def load_settings(path=None):
     """The settings file as a dict; {} when there is none (no network)."""
     import json
 
+    path = path or SETTINGS_PATH
     try:
         with open(path) as f:
             s = json.load(f)

@@ -97,17 +97,18 @@ class MqttClient:
         self.keepalive_s = keepalive_s
         self._connect = connect_packet(_b(client_id), keepalive_s, _b(will_topic), _b(will_msg),
                                        True, _b(user), _b(password))
-        self._ms, self._diff, self._add = _ticks() if clock is None else clock
+        _ms, self._diff, self._add = _ticks() if clock is None else clock
         self._sock = None
         self._poll = None
         self.state = _DOWN
-        self._retry = self._ms()
+        self._retry = None  # None: connect at the first poll
         self._backoff = BACKOFF_MS
         self._since = 0  # when the current state began (timeouts)
         self._tx = None  # memoryview of the packet being sent
         self._rx = bytearray(4)  # CONNACK is the longest packet we read
         self._rxn = 0
         self._sent_ms = 0
+        self._now = 0
         self._heard_ms = 0
         self.connects = 0  # sessions established (CONNACK accepted)
         self.failures = 0  # connections lost or refused
@@ -132,9 +133,10 @@ class MqttClient:
         return True
 
     def poll(self, now):
+        self._now = now
         st = self.state
         if st == _DOWN:
-            if self._diff(now, self._retry) >= 0:
+            if self._retry is None or self._diff(now, self._retry) >= 0:
                 self._open(now)
             return
         try:
@@ -212,7 +214,7 @@ class MqttClient:
             raise
         if n is None:
             return
-        self._sent_ms = self._ms()
+        self._sent_ms = self._now
         self._tx = self._tx[n:] if n < len(self._tx) else None
 
     def _read(self, now):
