@@ -14,10 +14,12 @@
 # changes (system type changed) the configs are sent again and those gone
 # are removed by an empty retained config, as HA's discovery prescribes.
 # Discovery waits for the first measured second: before it every register
-# is QNaN and the set is not known yet. One message is handed to the
-# client per poll, so a turn never builds more than one payload.
+# is QNaN and the set is not known yet; the set is the one the state
+# message about to go found (StateBuild.mask). A poll reads at most
+# StateBuild.STEP registers or builds one config, and hands the client at
+# most one message.
 from net_mqtt import MqttClient
-from net_view import KINDS, SENSORS
+from net_view import KINDS, SENSORS, StateBuild
 
 DISCOVERY = "homeassistant"
 
@@ -43,6 +45,7 @@ class HaPublisher:
         self._want = 0  # the set to publish (valid sensors)
         self._next = -1  # next SENSORS index to (re)publish; -1: none pending
         self._last_t = None  # the second of the last state message
+        self._build = None  # net_view.StateBuild under way
         self.states = 0
 
     def poll(self, now):
@@ -54,24 +57,29 @@ class HaPublisher:
         if self._session != c.connects:
             self._session = c.connects
             self._next = -1
+            self._build = None
             self._mask = 0  # a new session: configs again (the broker may have lost them)
             c.publish(self.status_topic, b"online", True)
             return
-        t = v.seconds
-        if t < 1:
-            return
-        if self._next < 0 and (self._mask == 0 or self._due(t)):
-            want = v.valid_mask()
-            if want and want != self._mask:
-                self._want = want
-                self._next = 0
         if self._next >= 0:
             self._discovery_step()
             return
-        if self._mask and self._due(t):
-            if c.publish(self.state_topic, v.state_json()):
-                self._last_t = t
-                self.states += 1
+        b = self._build
+        if b is None:
+            if v.seconds >= 1 and self._due(v.seconds):
+                self._build = StateBuild(v)  # its registers are read over the next polls
+            return
+        if not b.step():
+            return
+        if b.mask and b.mask != self._mask:
+            # the set of sensors with a value is new: tell HA first
+            self._want = b.mask
+            self._next = 0
+            return
+        if c.publish(self.state_topic, b.text()):
+            self._last_t = b.t
+            self._build = None
+            self.states += 1
 
     def _due(self, t):
         last = self._last_t

@@ -1,9 +1,9 @@
 # The meter's web page, polled from the main loop (net_tcp.Server):
 #   GET /               the page (net_page.html, read from the filesystem in
 #                       512-byte pieces: it is never held in the heap whole)
-#   GET /api/readings   JSON (net_view.View.api_json): the float registers
-#                       of the last measured second, register 146, the
-#                       configuration
+#   GET /api/readings   JSON (net_view.View.api_head + a StateBuild, read
+#                       over several polls): the float registers of the last
+#                       measured second, register 146, the configuration
 # Read-only: any other method is answered 405, so nothing on the network
 # changes the configuration or the calibration (docs/network.md). HTTP/1.0,
 # one request a connection, closed after the answer; a request line that
@@ -11,6 +11,7 @@
 from micropython import const
 
 from net_tcp import Server, try_recv, try_send
+from net_view import StateBuild
 
 REQ_MAX = const(512)  # the request line
 HEAD_MAX = const(4096)  # the request line and headers
@@ -27,6 +28,7 @@ class _HttpClient:
         self.seen = 0  # request bytes read
         self.out = None  # memoryview of what is being sent
         self.file = None  # the page, while it streams
+        self.build = None  # net_view.StateBuild of an /api/readings answer
 
 
 class HttpServer(Server):
@@ -44,6 +46,13 @@ class HttpServer(Server):
         return _HttpClient(sock, now)
 
     def serve(self, cl, now):
+        b = cl.build
+        if b is not None:  # /api/readings: its registers read over several polls
+            if b.step():
+                cl.build = None
+                self._answer(cl, "200 OK", "application/json",
+                             (self.view.api_head() + b.text() + "}").encode())
+            return True
         if cl.out is not None:
             n = try_send(cl.sock, cl.out)
             if n:
@@ -97,7 +106,7 @@ class HttpServer(Server):
             self._answer(cl, "405 Method Not Allowed", "text/plain",
                          b"read-only: the configuration is changed on the display or by Modbus\n")
         elif path == b"/api/readings":
-            self._answer(cl, "200 OK", "application/json", self.view.api_json().encode())
+            cl.build = StateBuild(self.view)
         elif path in (b"/", b"/index.html"):
             try:
                 cl.file = open(self.page_path, "rb")

@@ -72,14 +72,6 @@ class View:
         v = struct.unpack(">f", w)[0]
         return None if v != v else v
 
-    def valid_mask(self):
-        """Bit i: SENSORS[i] has a value (not QNaN) in this second."""
-        m = 0
-        for i in range(len(SENSORS)):
-            if self.value(SENSORS[i][1]) is not None:
-                m |= 1 << i
-        return m
-
     @property
     def seconds(self):
         return self.meter.dsp.seconds
@@ -89,22 +81,75 @@ class View:
         return tuple(s.decode() for s in self.meter.bank._strings)
 
     def state_json(self):
-        """One JSON object: the second, then every SENSORS value."""
-        parts = ['{"t":%d' % self.seconds]
-        for key, reg, _kind, _name in SENSORS:
-            parts.append(',"%s":%s' % (key, _num(self.value(reg))))
-        parts.append("}")
-        return "".join(parts)
+        """One JSON object: the second, then every SENSORS value (at once)."""
+        b = StateBuild(self)
+        while not b.step():
+            pass
+        return b.text()
 
-    def api_json(self):
-        """/api/readings: the state, register 146's error bits, and the
-        configuration (read-only)."""
+    def api_head(self):
+        """/api/readings before its "readings" (the state): the identity,
+        register 146's error bits, the configuration (read-only)."""
         m = self.meter
         c = m.config
         ident = self.identity()
         cfg = ",".join('"%s":%d' % (k, getattr(c, a)) for k, a in CONFIG)
-        return '{"serial":"%s","firmware":"%s","errors":%d,"config":{%s},"readings":%s}' % (
-            ident[4], ident[3], m.errors(), cfg, self.state_json())
+        return '{"serial":"%s","firmware":"%s","errors":%d,"config":{%s},"readings":' % (
+            ident[4], ident[3], m.errors(), cfg)
+
+    def api_json(self):
+        return self.api_head() + self.state_json() + "}"
+
+
+class StateBuild:
+    """A state message built over several polls, STEP registers a poll, so
+    no poll pays for all of them (each read encodes its row); begun again
+    if the register image takes a new snapshot before it is complete, so
+    the message is one second's. mask: bit i set when SENSORS[i] had a
+    value (not QNaN), the set Home Assistant is told about."""
+
+    STEP = 8
+
+    def __init__(self, view):
+        self.view = view
+        self.start()
+
+    def start(self):
+        v = self.view
+        self.gen = v.meter.bank.generation
+        self.t = v.seconds
+        self.parts = ['{"t":%d' % self.t]
+        self.i = 0
+        self.mask = 0
+
+    def step(self):
+        """Read the next STEP registers; True once the message is complete
+        (and still that second's)."""
+        v = self.view
+        if v.meter.bank.generation != self.gen:
+            self.start()
+            return False
+        n = len(SENSORS)
+        i = self.i
+        if i >= n:
+            return True
+        end = i + self.STEP if i + self.STEP < n else n
+        parts = self.parts
+        while i < end:
+            key, reg, _kind, _name = SENSORS[i]
+            x = v.value(reg)
+            if x is not None:
+                self.mask |= 1 << i
+            parts.append(',"%s":%s' % (key, _num(x)))
+            i += 1
+        self.i = i
+        if i == n:
+            parts.append("}")
+            return True
+        return False
+
+    def text(self):
+        return "".join(self.parts)
 
 
 def _num(v):
