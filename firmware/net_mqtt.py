@@ -79,9 +79,15 @@ def connect_packet(client_id, keepalive_s, will_topic=None, will_msg=b"", will_r
     return bytes((_CONNECT,)) + _remaining(len(var) + len(body)) + var + body
 
 
+def publish_head(topic, payload_len, retain=False):
+    """A PUBLISH packet up to its payload (fixed header, topic); the payload
+    is sent after it as it is, not copied into one packet."""
+    return bytes((_PUBLISH | (1 if retain else 0),)) + _remaining(2 + len(topic) + payload_len) + \
+        _str(topic)
+
+
 def publish_packet(topic, payload, retain=False):
-    return bytes((_PUBLISH | (1 if retain else 0),)) + _remaining(2 + len(topic) + len(payload)) + \
-        _str(topic) + payload
+    return publish_head(topic, len(payload), retain) + payload
 
 
 def _b(s):
@@ -104,7 +110,8 @@ class MqttClient:
         self._retry = None  # None: connect at the first poll
         self._backoff = BACKOFF_MS
         self._since = 0  # when the current state began (timeouts)
-        self._tx = None  # memoryview of the packet being sent
+        self._tx = None  # memoryview of the packet (or a PUBLISH's head) being sent
+        self._tx2 = None  # then this: a PUBLISH's payload
         self._rx = bytearray(4)  # CONNACK is the longest packet we read
         self._rxn = 0
         self._sent_ms = 0
@@ -128,7 +135,9 @@ class MqttClient:
         """Queue a QoS 0 PUBLISH; False (nothing queued) unless up and idle."""
         if self.state != _UP or self._tx is not None:
             return False
-        self._tx = memoryview(publish_packet(_b(topic), _b(payload), retain))
+        payload = _b(payload)
+        self._tx = memoryview(publish_head(_b(topic), len(payload), retain))
+        self._tx2 = memoryview(payload) if payload else None
         self.published += 1
         return True
 
@@ -215,7 +224,11 @@ class MqttClient:
         if n is None:
             return
         self._sent_ms = self._now
-        self._tx = self._tx[n:] if n < len(self._tx) else None
+        if n < len(self._tx):
+            self._tx = self._tx[n:]
+        else:
+            self._tx = self._tx2
+            self._tx2 = None
 
     def _read(self, now):
         try:
@@ -258,6 +271,6 @@ class MqttClient:
                 pass
         self._sock = None
         self._poll = None
-        self._tx = None
+        self._tx = self._tx2 = None
         self._rxn = 0
         self.state = _DOWN

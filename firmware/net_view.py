@@ -60,17 +60,24 @@ CONFIG = (("system_type", "system_type"), ("ct_primary", "ct_primary"),
           ("baud", "baud"), ("demand_s", "demand_len"))
 
 
+# The registers are read in three runs, one bank.read each (a read's cost
+# is mostly per call, not per register): 257-292, 317-328, 365-406.
+_RUNS = ((257, 36), (317, 12), (365, 42))
+_RUN_BYTES = const(180)  # 2 x (36 + 12 + 42)
+
+
+def _offset(reg):
+    # the byte offset of float register `reg` in a StateBuild's buffer
+    if reg < 317:
+        return 2 * (reg - 257)
+    if reg < 365:
+        return 72 + 2 * (reg - 317)
+    return 96 + 2 * (reg - 365)
+
+
 class View:
     def __init__(self, meter):
         self.meter = meter
-        self._w = bytearray(4)
-
-    def value(self, reg):
-        """Float register `reg` as Modbus reads it; None for QNaN."""
-        w = self._w
-        self.meter.bank.read(reg - 1, 2, w, 0)
-        v = struct.unpack(">f", w)[0]
-        return None if v != v else v
 
     @property
     def seconds(self):
@@ -102,16 +109,19 @@ class View:
 
 
 class StateBuild:
-    """A state message built over several polls, STEP registers a poll, so
-    no poll pays for all of them (each read encodes its row); begun again
-    if the register image takes a new snapshot before it is complete, so
-    the message is one second's. mask: bit i set when SENSORS[i] had a
-    value (not QNaN), the set Home Assistant is told about."""
+    """A state message built over several polls, so no poll pays for all of
+    it: first the three register runs (one bank.read a poll, as a Modbus
+    master would read them), then STEP values a poll into JSON (the float
+    formatting is the dear part on the RP2040). Begun again if the register
+    image takes a new snapshot before it is complete, so the message is one
+    second's. mask: bit i set when SENSORS[i] had a value (not QNaN), the
+    set Home Assistant is told about."""
 
-    STEP = 1  # ~1.4 ms a register on the emulated RP2040 (read + %.7g): tools/bench_net_chip.py
+    STEP = 1  # a value a poll on the RP2040 (tools/bench_net_chip.py)
 
     def __init__(self, view):
         self.view = view
+        self.buf = bytearray(_RUN_BYTES)
         self.start()
 
     def start(self):
@@ -119,15 +129,23 @@ class StateBuild:
         self.gen = v.meter.bank.generation
         self.t = v.seconds
         self.parts = ['{"t":%d' % self.t]
-        self.i = 0
+        self.runs = 0  # register runs read
+        self.i = 0  # SENSORS formatted
         self.mask = 0
 
     def step(self):
-        """Read the next STEP registers; True once the message is complete
-        (and still that second's)."""
+        """One bounded piece; True once the message is complete (and still
+        that second's)."""
         v = self.view
-        if v.meter.bank.generation != self.gen:
+        bank = v.meter.bank
+        if bank.generation != self.gen:
             self.start()
+            return False
+        k = self.runs
+        if k < len(_RUNS):
+            first, count = _RUNS[k]
+            bank.read(first - 1, count, self.buf, _offset(first))
+            self.runs = k + 1
             return False
         n = len(SENSORS)
         i = self.i
@@ -135,12 +153,15 @@ class StateBuild:
             return True
         end = i + self.STEP if i + self.STEP < n else n
         parts = self.parts
+        buf = self.buf
         while i < end:
             key, reg, _kind, _name = SENSORS[i]
-            x = v.value(reg)
-            if x is not None:
+            x = struct.unpack_from(">f", buf, _offset(reg))[0]
+            if x == x:  # not QNaN; float32 holds 7 significant digits, %.7g prints them
                 self.mask |= 1 << i
-            parts.append(',"%s":%s' % (key, _num(x)))
+                parts.append(',"%s":%.7g' % (key, x))  # one format: each costs ~0.3 ms on the chip
+            else:
+                parts.append(',"%s":null' % key)
             i += 1
         self.i = i
         if i == n:
@@ -150,8 +171,3 @@ class StateBuild:
 
     def text(self):
         return "".join(self.parts)
-
-
-def _num(v):
-    # float32 holds 7 significant digits; %.7g prints them all
-    return "null" if v is None else "%.7g" % v
