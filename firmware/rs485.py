@@ -7,7 +7,8 @@
 #   at least ADU_MAX bytes), optionally uart.txdone() (rp2: True once the
 #   ring, the FIFO and the shift register are empty, i.e. the last stop bit
 #   is out), uart.any() and uart.readinto(buf, n); de.value(v);
-#   watcher.event(), watcher.reset(), watcher.set_baud(baud) (below);
+#   watcher.pending(), watcher.event(), watcher.reset(), watcher.set_baud(baud)
+#   (below);
 #   de_timer.start(wire_us), go(), done(), abort().
 #
 # Transmit: send() raises DE, queues the reply (the copy into the UART's
@@ -177,58 +178,65 @@ class RS485:
             self._counted = 0
             self._event = -1
 
+    # service() runs every loop turn: it and what it calls keep their state
+    # within 11 words (a C-stack frame: tools/frame_check.py HOT), so the
+    # quiet turn is three attribute tests and one FIFO-level read.
     def service(self, rtu):
         """One loop turn of the receive/reply path for an RtuSlave."""
         self._rtu = rtu
-        if self.release():
+        if self._sending and self.release():
             return False
-        if self.watcher is not None:
+        if self.watcher is None:
+            r = self._poll_stamped(rtu)
+        elif self._event < 0 and not self.watcher.pending():
+            return False  # nothing on the wire since the last turn
+        else:
             self._take_events(rtu)
             r = rtu.reply()
-        else:
-            if rtu.CHECK_T15:
-                # poll-time stamps cannot tell a 1.5-character silence from
-                # a late turn: only t3.5 is judged (modbus_rtu.py)
-                rtu.CHECK_T15 = False
-            uart = self.uart
-            n = uart.any()
-            if n:
-                rx = self._rx
-                n = uart.readinto(rx, min(n, len(rx)))
-                if n:
-                    rtu.feed(rx, self._ticks_us(), n)
-            r = rtu.poll(self._ticks_us())
         if r is not None:
             self.send(r)
             return True
         return False
 
+    def _poll_stamped(self, rtu):
+        # no watcher: bytes stamped with the time the loop read them
+        if rtu.CHECK_T15:
+            # poll-time stamps cannot tell a 1.5-character silence from
+            # a late turn: only t3.5 is judged (modbus_rtu.py)
+            rtu.CHECK_T15 = False
+        n = self.uart.any()
+        if n:
+            n = self.uart.readinto(self._rx, min(n, len(self._rx)))
+            if n:
+                rtu.feed(self._rx, self._ticks_us(), n)
+        return rtu.poll(self._ticks_us())
+
     def _take_events(self, rtu):
-        w = self.watcher
-        uart = self.uart
-        rx = self._rx
         while True:
             ev = self._event
             if ev < 0:
-                ev = w.event()
+                ev = self.watcher.event()
                 if ev < 0:
                     return
                 self._event = ev
-            owed = ((ev & _COUNT_MASK) - self._counted) & _COUNT_MASK
-            while owed:
-                n = uart.any()
-                if not n:
-                    # any() drains the UART's FIFO and an event comes >= 1.5
-                    # characters after the last stop bit it counts: what is
-                    # missing now was dropped by the UART (a break, an overrun)
-                    rtu.lost()
-                    break
-                n = uart.readinto(rx, min(n, owed, len(rx))) or 0
-                rtu.receive(rx, n)
-                owed -= n
+            self._read_owed(rtu, ((ev & _COUNT_MASK) - self._counted) & _COUNT_MASK)
             self._counted = ev & _COUNT_MASK
             self._event = -1
             rtu.silence(ev & EVENT_END)
+
+    def _read_owed(self, rtu, owed):
+        # the characters an event counted, from the UART into the RTU
+        while owed:
+            n = self.uart.any()
+            if not n:
+                # any() drains the UART's FIFO and an event comes >= 1.5
+                # characters after the last stop bit it counts: what is
+                # missing now was dropped by the UART (a break, an overrun)
+                rtu.lost()
+                return
+            n = self.uart.readinto(self._rx, min(n, owed, len(self._rx))) or 0
+            rtu.receive(self._rx, n)
+            owed -= n
 
     def deinit(self):
         if self._de_timer is not None:

@@ -136,6 +136,8 @@ class Runtime:
         b = self.BLOCK_FRAMES
         self._bufs = (array("i", bytes(24 * b)), array("i", bytes(24 * b)))
         self._k = 0
+        self._n = 0  # frames the last turn processed
+        self._fs = int(getattr(hw.source, "fs", 0) or 2500)  # frames a second
         now = clock.ticks_ms()
         self.t0 = now
         self.beat = [now, now, now]  # heartbeats, PARTS order
@@ -143,6 +145,7 @@ class Runtime:
         self.last_error = None
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
+        self._acq_ms = now  # look at the front-end's ring from then on
         self._frame_due = True
         self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
@@ -225,87 +228,134 @@ class Runtime:
         self.pf_saves += 1
 
     # ---- the loop -------------------------------------------------------------
+    # Every function the loop calls each turn (or each block) keeps its
+    # state (locals + value stack + 2 words a try) within 11 words: the
+    # stock firmware gives a bigger frame a heap block at every call, and
+    # finding one in the fragmented heap cost ~35 000 cycles a call on the
+    # emulated chip (docs/runtime.md 'Frames from the heap'; checked by
+    # tools/frame_check.py HOT). Hence step() is a row of small calls.
     def step(self):
         """One turn of the main loop; returns the frames processed."""
-        clock = self.clock
-        now = clock.ticks_ms()
-        diff = clock.ticks_diff
-        n = 0
+        now = self.clock.ticks_ms()
         # Modbus first: a request whose t3.5 has passed is answered before
         # the turn's long task
-        try:
-            self.rs485.service(self.rtu)
-            self.beat[_PART_MODBUS] = now
-        except Exception as e:
-            self._caught(_PART_MODBUS, e)
-        long = True  # one long task a turn: a block, a job, the display or health
-        if self.fe_running and self.source.available() >= self.MIN_FRAMES:
-            try:
-                buf = self._bufs[self._k]
-                n = self.source.read_block(buf, self.BLOCK_FRAMES)
-                lost = getattr(self.source, "lost", 0)
-                if lost != self._lost:
-                    # frames the driver could not hand over (overrun, bad
-                    # CRC): billed at the power measured around them
-                    self.app.frames_lost(lost - self._lost)
-                    self._lost = lost
-                if n:
-                    self._k ^= 1  # the other block next: the IRQ never writes the one in use
-                    self.app.samples(buf, n)
-                    self.frames += n
-                    s = self.meter.dsp.seconds
-                    if s != self._seconds:
-                        self._seconds = s
-                        self.beat[_PART_DSP] = now
-                        led = self._led
-                        if led is not None:
-                            led.value(s & 1)
-            except Exception as e:  # a bug: counted; the watchdog decides
-                self._caught(_PART_DSP, e)
-        elif self.meter.busy:
-            # the last closed second's jobs, one a turn and never in a turn
-            # that decoded a block: no turn carries the whole second
-            try:
-                self.meter.work()
-            except Exception as e:
-                self._caught(_PART_DSP, e)
-        else:
-            long = False
-        app = self.app
+        self._modbus(now)
+        # one long task a turn: a block, a job, the display or health
+        long = self._acquire(now) or self._second_job()
         self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
-        if diff(now, self._btn_ms) >= self.BUTTON_MS:
-            self._btn_ms = now
-            ev = self.buttons.poll(now)
-            if ev:  # indexed: a for over the list would make an iterator each poll
-                for i in range(len(ev)):
-                    app.key(ev[i], now)
-                self._frame_due = True
-        if long:
-            return n  # the display and the health check wait for a turn of their own
-        if self.services is not None:
-            self.services.poll(now)  # catches its own faults: the meter never stops for it
+        if self.clock.ticks_diff(now, self._btn_ms) >= self.BUTTON_MS:
+            self._keys(now)
+        if not long:  # the display and the health check: a turn of their own
+            self._idle_work(now)
+        return self._n
+
+    def _modbus(self, now):
+        try:
+            self._serve(now)
+        except Exception:  # not 'as e': binding it costs a heap frame a call
+            self._failed(_PART_MODBUS)  # its heartbeat stops: the watchdog decides
+
+    def _serve(self, now):
+        self.rs485.service(self.rtu)
+        self.beat[_PART_MODBUS] = now
+
+    def _acquire(self, now):
+        self._n = 0
+        if not self.fe_running or self.clock.ticks_diff(now, self._acq_ms) < 0:
+            return False
+        if self._short(now):
+            return False
+        try:
+            self._block(now)
+        except Exception:  # a bug: counted; the watchdog decides
+            self._failed(_PART_DSP)
+        return True
+
+    def _short(self, now):
+        # fewer than MIN_FRAMES wait: look again when they can be there,
+        # not every turn (the DMA-register read costs ~0.1 ms on the chip)
+        a = self.source.available()
+        if a >= self.MIN_FRAMES:
+            return False
+        self._acq_ms = self.clock.ticks_add(now, (self.MIN_FRAMES - a) * 1000 // self._fs)
+        return True
+
+    def _block(self, now):
+        buf = self._bufs[self._k]
+        n = self.source.read_block(buf, self.BLOCK_FRAMES)
+        self._n = n
+        self._bill_lost()
+        if n:
+            self._k ^= 1  # the other block next: the one in use is never overwritten
+            self.app.samples(buf, n)
+            self.frames += n
+            self._second_beat(now)
+
+    def _bill_lost(self):
+        # frames the driver could not hand over (overrun, bad CRC): billed
+        # at the power measured around them
+        lost = getattr(self.source, "lost", 0)
+        if lost != self._lost:
+            self.app.frames_lost(lost - self._lost)
+            self._lost = lost
+
+    def _second_beat(self, now):
+        s = self.meter.dsp.seconds
+        if s != self._seconds:
+            self._seconds = s
+            self.beat[_PART_DSP] = now
+            if self._led is not None:
+                self._led.value(s & 1)
+
+    def _second_job(self):
+        # the last closed second's jobs, one a turn and never in a turn
+        # that decoded a block: no turn carries the whole second
+        if not self.meter.busy:
+            return False
+        try:
+            self.meter.work()
+        except Exception:
+            self._failed(_PART_DSP)
+        return True
+
+    def _keys(self, now):
+        self._btn_ms = now
+        ev = self.buttons.poll(now)
+        if ev:
+            i = 0
+            while i < len(ev):  # a for would make an iterator each poll
+                self.app.key(ev[i], now)
+                i += 1
+            self._frame_due = True
+
+    def _idle_work(self, now):
+        if self.services is not None:  # the board's network (net.Network): catches its own faults
+            self.services.poll(now)
         if self._lcd_text is not None:
             self._show()
-        elif self._frame_due or diff(now, self._disp_ms) >= self.DISPLAY_MS:
+        elif self._frame_due or self.clock.ticks_diff(now, self._disp_ms) >= self.DISPLAY_MS:
             self._display(now)
-        elif diff(now, self._health_ms) >= self.HEALTH_MS:
+        elif self.clock.ticks_diff(now, self._health_ms) >= self.HEALTH_MS:
             self._health_ms = now
             self._health(now)
-        return n
 
     def nap_ms(self, began):
         """How long to sleep after a turn that began at `began` (ticks_ms):
         until TURN_MS after it, or sooner for the pulse contact's next edge
         or the end of a reply's wire time (DE drops then)."""
-        now = self.clock.ticks_ms()
-        d = self.TURN_MS - self.clock.ticks_diff(now, began)
-        p = self._pulse.due_in(now)
-        if 0 <= p < d:
-            d = p
-        r = self.rs485.release_due_us()
-        if r >= 0 and (r + 999) // 1000 < d:
-            d = (r + 999) // 1000
+        d = self.TURN_MS - self.clock.ticks_diff(self.clock.ticks_ms(), began)
+        if self._pulse.busy or self._pulse.pending:
+            d = self._sooner(d, self._pulse.due_in(self.clock.ticks_ms()))
+        if self.rs485.sending:
+            d = self._sooner(d, (self.rs485.release_due_us() + 999) // 1000)
         return d
+
+    @staticmethod
+    def _sooner(d, due):
+        return due if 0 <= due < d else d
+
+    def _failed(self, part):
+        self.errors[part] += 1
 
     def _caught(self, part, e):
         self.errors[part] += 1

@@ -34,7 +34,7 @@ def wye(v=277.0, i=40.0, lag=25.84, f=60.0, duration=20, phases="ABC"):
 
 
 class Sim:
-    def __init__(self, scenario, *args, runtime=None):
+    def __init__(self, scenario, *args, runtime=None, preexec_fn=None):
         self.tcp_port = free_port()
         self.rtu_tcp_port = free_port()
         cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--headless", "--scenario", scenario,
@@ -44,7 +44,7 @@ class Sim:
         # its own process group, so kill() can take the firmware child down with
         # it at once, like a power cut
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=preexec_fn)
         self.lines = []
         first = self.p.stdout.readline().strip()
         assert first.startswith("modbus-rtu: "), first + self.p.stderr.read()
@@ -69,6 +69,12 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+
+    def finish(self):
+        """Stop (SIGTERM: the meter saves) and return what it printed after
+        the lines read so far (its last line: the figures it survived)."""
+        self.stop()
+        return self.p.stdout.read()
 
     def kill(self):
         """Power cut: SIGKILL to the host side and the firmware together."""

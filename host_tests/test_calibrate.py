@@ -33,6 +33,7 @@ def _sim(tmp_path, name, pf_lag_deg, state):
 
 class Client:
     def __init__(self, sim):
+        self.port = sim.tcp_port
         self.c = ModbusTcpClient("127.0.0.1", port=sim.tcp_port, timeout=2)
         for _ in range(CONNECT_TRIES):  # a meter that never listens fails, never hangs
             if self.c.connect():
@@ -47,13 +48,39 @@ class Client:
         return r.registers
 
     def snapshot(self):
-        # the meter's clock and the per-phase import energy of the same second
-        while True:
-            c0 = self.regs(155, 3)
-            e = struct.unpack(">3f", struct.pack(">6H", *self.regs(317, 6)))
-            if self.regs(155, 3) == c0:
+        """The meter's clock and the per-phase import energy of the same
+        second: clock (155-157), energies (317-322) and the clock again,
+        asked in one TCP segment, so the virtual meter answers all three
+        between two of its seconds (it reads a client's bytes between
+        seconds); the two clock reads agreeing says they did."""
+        import socket
+
+        reqs = b"".join(struct.pack(">HHHBBHH", tid, 0, 6, 1, 3, reg - 1, n)
+                        for tid, reg, n in ((1, 155, 3), (2, 317, 6), (3, 155, 3)))
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+                s.sendall(reqs)
+                regs = [self._reply(s) for _ in range(3)]
+            if regs[0] == regs[2]:
+                c0 = regs[0]
                 t = (c0[1] & 0xFF) * 3600 + (c0[2] >> 8) * 60 + (c0[2] & 0xFF)
-                return t, e
+                return t, struct.unpack(">3f", struct.pack(">6H", *regs[1]))
+        raise AssertionError("registers 155-157 changed within every one of 20 batched reads of 317-322")
+
+    @staticmethod
+    def _reply(s):
+        def exactly(n):
+            got = b""
+            while len(got) < n:
+                chunk = s.recv(n - len(got))
+                assert chunk, "the meter closed the connection mid-reply"
+                got += chunk
+            return got
+
+        head = exactly(9)  # MBAP (7), function, byte count
+        assert head[7] == 3, "exception reply: %s" % head.hex()
+        body = exactly(head[8])
+        return list(struct.unpack(">%dH" % (len(body) // 2), body))
 
     def energy_errors(self, pf):
         """Per phase: (counted Wh / reference Wh - 1) in % over WINDOW_S."""

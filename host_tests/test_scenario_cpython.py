@@ -17,9 +17,21 @@ import scenario as S
 import synth as Y
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the project's own copies of the spec's examples (make sim works from any clone)
+SHIPPED = os.path.join(ROOT, "tools", "scenarios")
+SCENARIOS = sorted(p for p in glob.glob(os.path.join(SHIPPED, "*.json"))
+                   if not p.endswith("default.json")) + [os.path.join(SHIPPED, "default.json")]
 SPEC_DIR = os.path.join(ROOT, "..", "shared", "spec", "scenarios")
-SCENARIOS = sorted(glob.glob(os.path.join(SPEC_DIR, "*.json"))) + [
-    os.path.join(ROOT, "tools", "scenarios", "default.json")]
+
+
+def test_the_spec_examples_ship_with_the_project():
+    names = ["delta-480V.json", "split-phase-120V.json", "wye-230V-lag30.json", "wye-277V-export.json"]
+    assert [os.path.basename(p) for p in SCENARIOS[:-1]] == names
+    if not os.path.isdir(SPEC_DIR):
+        pytest.skip("the spec (../shared/spec/scenarios) is not beside this clone: copies not compared")
+    for name in names:
+        with open(os.path.join(SPEC_DIR, name), "rb") as a, open(os.path.join(SHIPPED, name), "rb") as b:
+            assert a.read() == b.read(), name
 MP = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 
@@ -38,7 +50,10 @@ def test_every_scenario_loads_and_plays(path):
 def test_load_names_file_and_errors(tmp_path):
     p = tmp_path / "odd.json"
     p.write_text(json.dumps({"segments": [{"duration_s": 1, "phases": {"A": {"vrms": 1}}}]}))
-    with pytest.raises(S.ScenarioError, match=r"^segments\[0\]\.phases\.A: unknown key 'vrms'"):
+    with pytest.raises(S.ScenarioError, match=r"odd\.json: segments\[0\]\.phases\.A: unknown key 'vrms'"):
+        S.load(str(p))
+    p.write_text('{"segments": [}')
+    with pytest.raises(S.ScenarioError, match=r"odd\.json: not valid JSON"):
         S.load(str(p))
     p.write_text(json.dumps({"segments": [{"duration_s": 1, "phases": {}}]}))
     assert S.load(str(p)).name == "odd"

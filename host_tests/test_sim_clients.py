@@ -236,3 +236,22 @@ def test_sunspec_meter_model_follows_the_system_type(tmp_path, system_type, mode
             dev.close()
     finally:
         sim.stop()
+
+
+def test_readme_timeout_advice_figures():
+    # README 'Timeouts on RS-485': a 125-register read at 19200 baud, 11-bit
+    # characters: the 255-byte reply is 146 ms on the wire, 155 ms with the
+    # 8-byte request and two t3.5 silences; minimalmodbus' 50 ms misses it
+    import os
+
+    from modbus_rtu import timing_us
+
+    tc, _, t35 = timing_us(19200)
+    reply = 1 + 1 + 1 + 2 * 125 + 2  # address, function, byte count, data, CRC
+    assert reply == 255
+    assert round(reply * tc / 1000) == 146
+    assert round(((8 + reply) * tc + 2 * t35) / 1000) == 155
+    assert reply * tc > 50_000
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")) as f:
+        text = " ".join(f.read().split())
+    assert "255-byte reply: 146 ms on the wire (11 bits a character), 155 ms with" in text

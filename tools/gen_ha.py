@@ -16,16 +16,21 @@ import regmap  # noqa: E402
 
 OUT = os.path.join(ROOT, "docs", "home-assistant.yaml")
 
-# regmap units -> (Home Assistant unit, device_class, state_class, precision)
+# regmap units -> (Home Assistant unit, device_class, state_class, precision,
+# scale). Units are the ones Home Assistant accepts for the device class in
+# every release from 2023.9 on: its UnitOfReactivePower and
+# UnitOfApparentPower knew only 'var' and 'VA' (2024.3 logged kvar and kVA
+# as invalid units), so the kvar and kVA registers are scaled x 1000.
+HA_RELEASES = "2024.3 (its unit tables and modbus code); NaN handling since 2023.9"
 _KINDS = {
-    "kW": ("kW", "power", "measurement", 3),
-    "kVAR": ("kvar", "reactive_power", "measurement", 3),
-    "kVA": ("kVA", "apparent_power", "measurement", 3),
-    "kWh": ("kWh", "energy", "total_increasing", 3),
-    "Volt": ("V", "voltage", "measurement", 1),
-    "Amp": ("A", "current", "measurement", 2),
-    "Hz": ("Hz", "frequency", "measurement", 2),
-    "Ratio": (None, "power_factor", "measurement", 3),
+    "kW": ("kW", "power", "measurement", 3, 1),
+    "kVAR": ("var", "reactive_power", "measurement", 0, 1000),
+    "kVA": ("VA", "apparent_power", "measurement", 0, 1000),
+    "kWh": ("kWh", "energy", "total_increasing", 3, 1),
+    "Volt": ("V", "voltage", "measurement", 1, 1),
+    "Amp": ("A", "current", "measurement", 2, 1),
+    "Hz": ("Hz", "frequency", "measurement", 2, 1),
+    "Ratio": (None, "power_factor", "measurement", 3, 1),
 }
 
 # (register, entity name); the rest comes from the register's row
@@ -59,10 +64,14 @@ def render():
         "# (a TCP gateway, or the virtual meter's --modbus-tcp) as below, or RTU on",
         "# an RS-485 adapter (see the commented serial block). Addresses are",
         "# protocol addresses (register - 1); values are IEEE 754 floats, most",
-        "# significant register first, and read 0x7FC00000 (QNaN) when not valid",
-        "# in the system type (nan_value: unavailable). The meter's Modbus address",
-        "# is `slave` (register 7101, default 1; newer Home Assistant releases",
-        "# may name this key device_address).",
+        "# significant register first (data_type float32, no swap). A reading",
+        "# not valid in the system type is a quiet NaN (0x7FC00000): Home",
+        "# Assistant shows a NaN float as unavailable (unknown in 2025 releases) by",
+        "# itself; nan_value would not help, it is compared with the decoded",
+        "# float. Reactive and apparent power are in var and VA (scale: 1000 of",
+        "# the kvar and kVA registers), the units Home Assistant accepts. The",
+        "# meter's Modbus address is `slave` (register 7101, default 1).",
+        "# Written for Home Assistant %s." % HA_RELEASES,
         "modbus:",
         "  - name: energy_meter",
         "    type: tcp",
@@ -81,7 +90,7 @@ def render():
         r, fmt, units, _scale, src, _rw, _nv, _n, desc = _row(reg)
         if fmt != "Float":
             raise ValueError("register %d is %s, not Float" % (reg, fmt))
-        unit, dclass, sclass, prec = _KINDS[units]
+        unit, dclass, sclass, prec, scale = _KINDS[units]
         if src.startswith("en.wh_net"):
             sclass = "total"  # net energy goes down while exporting
         uid = "energy_meter_%d" % reg
@@ -92,8 +101,9 @@ def render():
             "        address: %d  # register %d: %s" % (reg - 1, reg, desc),
             "        input_type: holding",
             "        data_type: float32",
-            "        nan_value: 0x7FC00000",
         ]
+        if scale != 1:
+            out.append("        scale: %d" % scale)
         if unit:
             out.append("        unit_of_measurement: %s" % unit)
         out += [

@@ -27,6 +27,14 @@ BAUDS = (1200, 2400, 4800, 9600, 19200, 38400)
 PULSE_WH = (10, 100, 1000, 10000)
 PHASES = ("A", "B", "C")
 ORDER_MAX = 50
+# What the virtual meter's firmware child (MicroPython, 4 MB heap) holds:
+# the synthesizer plans every segment up front, and a parse of a big file
+# leaves its heap too fragmented for the synthesizer's tables. Measured
+# (tools/sim.py under -X heapsize=4M): 500 segments, 200 x 2 harmonics,
+# 50 x 10 and 10 x 49 load; 550 x 0, 300 x 2 and 75 x 10 die of MemoryError.
+# tools/sim.py refuses a scenario over these before it starts.
+SEGMENTS_MAX = 200
+HARMONICS_MAX = 500  # harmonic entries, all segments together
 
 # config key -> (default, check); datasheet 'Standard Modbus Default Settings'
 _INT, _NUM, _STR = "int", "num", "str"
@@ -100,7 +108,23 @@ def load(path):
     base = path.rsplit("/", 1)[-1]
     if base.endswith(".json"):
         base = base[:-5]
-    return parse(text, default_name=base)
+    try:
+        return parse(text, default_name=base)
+    except ScenarioError as e:
+        raise ScenarioError("%s: %s" % (path, e)) from None
+
+
+def too_big(sc):
+    """Why the virtual meter cannot hold sc, or None."""
+    n = len(sc.segments)
+    h = 0
+    for seg in sc.segments:
+        h += len(seg.harmonics)
+    if n > SEGMENTS_MAX:
+        return "%d segments; the virtual meter holds at most %d" % (n, SEGMENTS_MAX)
+    if h > HARMONICS_MAX:
+        return "%d harmonics in all; the virtual meter holds at most %d" % (h, HARMONICS_MAX)
+    return None
 
 
 def parse(obj, default_name="scenario"):

@@ -46,78 +46,89 @@ def out(line):
         sys.stdout.flush()
 
 
+LINES_PER_TURN = 32  # lines taken from the host a loop turn: the input is bounded
+LINE_MAX = 8192  # longest line the host sends (a 2048-byte Modbus TCP read, hex)
+
+
 class LineInput:
-    """Lines from the host, without blocking the simulation."""
+    """Lines from the host, without blocking the simulation, at most
+    LINES_PER_TURN a turn: what the host sends faster waits in the pipe (and
+    in the host's bounded queue), never here."""
 
     def __init__(self):
         self.poll = select.poll()
         self.poll.register(sys.stdin, select.POLLIN)
-        self.pending = []
         self.buf = b""
         self.closed = False
 
     def lines(self, timeout_ms):
-        if self.pending:
-            timeout_ms = 0
-        while self.poll.poll(timeout_ms):
+        got = []
+        if not IS_MP:
+            while b"\n" in self.buf and len(got) < LINES_PER_TURN:
+                line, self.buf = self.buf.split(b"\n", 1)
+                got.append(line.decode())
+            if got:
+                timeout_ms = 0
+        while len(got) < LINES_PER_TURN and self.poll.poll(timeout_ms):
             timeout_ms = 0
             if IS_MP:
                 line = sys.stdin.readline()  # unbuffered: poll stays exact
                 if not line:
                     self.closed = True
                     break
-                self.pending.append(line.rstrip("\n"))
+                got.append(line.rstrip("\n"))
             else:
-                data = os.read(0, 65536)
+                data = os.read(0, LINE_MAX)
                 if not data:
                     self.closed = True
                     break
                 self.buf += data
-                while b"\n" in self.buf:
+                while b"\n" in self.buf and len(got) < LINES_PER_TURN:
                     line, self.buf = self.buf.split(b"\n", 1)
-                    self.pending.append(line.decode())
-        got = self.pending
-        self.pending = []
+                    got.append(line.decode())
+                if len(self.buf) > 2 * LINE_MAX:  # no line is this long: not the host
+                    raise ValueError("a line from the host over %d bytes" % LINE_MAX)
         return got
 
 
-def parse_argv(argv):
-    opts = {"scenario": None, "speed": "1", "state": None, "exit_at_end": False, "keys": "",
-            "lcd_log": None, "frontend_errors": None, "mqtt": None, "mqtt_prefix": None,
-            "mqtt_period": "10", "http": None}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in ("--scenario", "--speed", "--state", "--keys", "--lcd-log", "--frontend-errors",
-                 "--mqtt", "--mqtt-prefix", "--mqtt-period", "--http"):
-            opts[a[2:].replace("-", "_")] = argv[i + 1]
-            i += 2
-        elif a == "--exit-at-end":
-            opts["exit_at_end"] = True
-            i += 1
-        else:
-            raise ValueError("unknown argument %s" % a)
-    return opts
+def read_options():
+    """The options, the host's first line ('o JSON'): not argv, where
+    MicroPython aborts on an argument over 256 characters."""
+    import json
+
+    if IS_MP:
+        line = sys.stdin.readline()
+    else:  # byte by byte: a buffered readline would keep what follows from os.read
+        b = b""
+        while not b.endswith(b"\n"):
+            c = os.read(0, 1)
+            if not c:
+                break
+            b += c
+        line = b.decode()
+    if not line.startswith("o "):
+        raise ValueError("the first line from the host must be the options, got %r" % line[:40])
+    return json.loads(line[2:])
 
 
 class SimNetwork:
     """The network services (--mqtt, --http): the firmware's own net.Network
     on the host's sockets (127.0.0.1), polled between the simulation's
     steps with real time, as the board's loop polls it; it keeps the
-    longest poll (the loop blocking the network costs)."""
+    longest poll (what the network costs the loop)."""
 
     def __init__(self, opts, app):
         from net import Network
 
-        s = {"modbus_tcp_port": 0, "http_port": int(opts["http"] or 0),
+        s = {"modbus_tcp_port": 0, "http_port": int(opts.get("http") or 0),
              "page": _here + "/../firmware/net_page.html"}
-        if opts["mqtt"]:
+        if opts.get("mqtt"):
             host, _, port = opts["mqtt"].rpartition(":")
-            s.update(mqtt_host=host, mqtt_port=int(port), mqtt_prefix=opts["mqtt_prefix"],
-                     mqtt_period_s=int(opts["mqtt_period"]))
+            s.update(mqtt_host=host, mqtt_port=int(port), mqtt_prefix=opts.get("mqtt_prefix"),
+                     mqtt_period_s=int(opts.get("mqtt_period") or 10))
         self.net = Network(app, s, host="127.0.0.1")
         # a whole state message a poll here (~0.3 ms on the host); the board
-        # reads one register a poll (~1.4 ms each on the RP2040)
+        # reads one register a poll (~1 ms each on the RP2040)
         from net_view import SENSORS, StateBuild
 
         StateBuild.STEP = len(SENSORS)
@@ -131,7 +142,13 @@ class SimNetwork:
         self.net.poll(time.ticks_ms() if IS_MP else t // 1000)
         d = ticks_diff(ticks_us(), t)
         self.polls += 1
-        if started and d > self.max_us:
+        if not started:
+            h = self.net.http
+            if h is not None:
+                out("i http: http://127.0.0.1:%d/" % h.port)
+            elif self.net.last_error is not None:
+                out("i net: %r" % (self.net.last_error,))
+        elif d > self.max_us:
             self.max_us = d
         if started and d > 1000:
             self.over_1ms += 1
@@ -145,7 +162,7 @@ class SimNetwork:
 
 
 def main():
-    opts = parse_argv(sys.argv[1:])
+    opts = read_options()
     try:
         sc = scenario.load(opts["scenario"])
     except scenario.ScenarioError as e:
@@ -154,14 +171,18 @@ def main():
         sys.exit(2)
     from simboard import SimBoard
 
-    fe_err = opts["frontend_errors"]
-    if fe_err:
-        import json
+    board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"], opts["frontend_errors"])
+    try:
+        run(board, opts)
+    except KeyboardInterrupt:
+        # Ctrl-C in the terminal reaches this process too: save as on 'q'
+        board.stop()
+        out("e")
 
-        fe_err = json.loads(fe_err)
-    board = SimBoard(sc, opts["state"], opts["keys"].split(), opts["lcd_log"], fe_err)
+
+def run(board, opts):
     speed = None if opts["speed"] == "max" else float(opts["speed"])
-    net = SimNetwork(opts, board.app) if (opts["mqtt"] or opts["http"]) else None
+    net = SimNetwork(opts, board.app) if (opts.get("mqtt") or opts.get("http")) else None
     inp = LineInput()
     fs = board.fs
     t0 = ticks_us()
@@ -177,11 +198,11 @@ def main():
                 board.stop()
                 out("e")
                 return
-            board.host_line(line, ticks_us())
+            board.host_line(line)
         if inp.closed:
             board.stop()
             return
-        board.poll(ticks_us())
+        board.poll()
         if net:
             net.poll()
         if not ended:

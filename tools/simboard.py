@@ -117,12 +117,15 @@ class SimBoard:
         if app.store_alert:
             _out("i store was corrupt: factory defaults, alert raised")
         cfg = self.meter.config
-        self.rtu = RtuSlave(app.pdu, cfg)
-        # A pseudo-terminal hands over whole writes with no character timing,
-        # so the 1.5-character rule cannot be judged there.
-        self.rtu.CHECK_T15 = False
-        self.rtu_tcp = {}
+        # The host frames RTU by arrival time (tools/simwire.py) and hands
+        # over whole frames: the slaves here only check and answer them. One
+        # for the pseudo-terminal, one for every RTU-over-TCP connection
+        # (each frame is answered at once, so they share no state; a slave
+        # per connection would also leave a config listener behind each).
+        self.rtu = RtuSlave(app.pdu, cfg, self._line_changed)
+        self.rtu_tcp = RtuSlave(app.pdu, cfg)
         self.tcp = {}
+        self._line_changed(self.rtu.baud, self.rtu.parity, self.rtu.stop_bits)
         self.buf = array("i", bytes(24 * self.block))
         self.fed = 0
         self.keys = list(keys or ())
@@ -136,18 +139,13 @@ class SimBoard:
         return self.fed * 1000 // self.fs
 
     # ---- the host's links ---------------------------------------------
-    def host_line(self, line, now_us):
+    def host_line(self, line):
         tag = line[:1]
         if tag == "u":
-            self.rtu.feed(bytes.fromhex(line[2:]), now_us)
+            self._frame(self.rtu, bytes.fromhex(line[2:]), "u ")
         elif tag == "x":
             cid, data = _conn(line)
-            slave = self.rtu_tcp.get(cid)
-            if slave is None:
-                slave = RtuSlave(self.app.pdu, self.meter.config)
-                slave.CHECK_T15 = False
-                self.rtu_tcp[cid] = slave
-            slave.feed(data, now_us)
+            self._frame(self.rtu_tcp, data, "x %d " % cid)
         elif tag == "m":
             cid, data = _conn(line)
             sess = self.tcp.get(cid)
@@ -156,24 +154,29 @@ class SimBoard:
             for reply in sess.handle_stream(data):
                 _out("m %d %s" % (cid, _hex(reply)))
         elif tag == "c":
-            cid = int(line[2:])
-            self.rtu_tcp.pop(cid, None)
-            self.tcp.pop(cid, None)
+            self.tcp.pop(int(line[2:]), None)
         elif tag == "k":
             self.app.key(line[2:].strip(), self.now_ms)
             self.show_frame()
 
-    def poll(self, now_us):
-        r = self.rtu.poll(now_us)
+    def _frame(self, slave, frame, prefix):
+        # a frame the host ended at t3.5 of silence (framing measured on the
+        # wire: RtuSlave.receive / silence)
+        slave.receive(frame, len(frame))
+        slave.silence(True)
+        r = slave.reply()
         if r is not None:
-            _out("u " + _hex(r))
-            self.rtu.sent()
-        for cid in self.rtu_tcp:
-            slave = self.rtu_tcp[cid]
-            r = slave.poll(now_us)
-            if r is not None:
-                _out("x %d %s" % (cid, _hex(r)))
-                slave.sent()
+            _out(prefix + _hex(r))
+            slave.sent()
+
+    def poll(self):
+        # a line change made over Modbus TCP or the front panel takes effect
+        # on the RTU line while it is quiet (RtuSlave.reply), and is told
+        self.rtu.reply()
+
+    def _line_changed(self, baud, parity, stop_bits):
+        # the host frames by these (t1.5, t3.5) and checks the master's baud
+        _out("b %d %s" % (baud, parity))
 
     # ---- the front-end, the clock, the buttons -----------------------------
     def feed(self, nframes):

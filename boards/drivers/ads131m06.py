@@ -441,6 +441,8 @@ class ADS131M06(FrameRing):
         self._table = 0  # address of the aligned table (set by start)
         self._ring_bytes = depth * FRAME_BYTES
         self._keep = depth - min(guard, depth // 4)  # frames a read may find intact
+        self._over = 0  # read_block: frames overrun in this read
+        self._tail0 = 0  # read_block: the tail before decoding
         self._running = False
         self.alive_ms = None  # ticks_ms when check_alive last saw new frames
         self._heads_seen = 0
@@ -600,24 +602,30 @@ class ADS131M06(FrameRing):
             ch.active(0)
         self.cs.init(self.cs.OUT, value=1)
 
+    # The loop calls these every turn or block: each keeps its state (locals
+    # + value stack) within 11 words, so MicroPython gives it a C-stack
+    # frame instead of a heap block per call (tools/frame_check.py HOT,
+    # docs/runtime.md 'Frames from the heap'); hence the small helpers.
     def _poll(self):
         # frames the DMA completed (modulo _S_WINDOW): ctl_rx's read address
         # counts the ring's rounds, rx's TRANS_COUNT the bytes left in this
         # one. Read twice round the count, so a round ending in between (or
         # the count at 0 before ctl_rx re-armed it) is never mixed up.
         st = self.st
-        if not self._running:
-            return st[_S_HEAD]
-        ctl, rx = self.ctl_rx, self.dma_rx
-        for _ in range(4):
-            r = ctl.read
-            c = rx.count
-            if c and ctl.read == r:
-                head = ((((r - self._table) >> 2) & (_ROUNDS - 1)) * st[_S_DEPTH]
-                        + (self._ring_bytes - c) // FRAME_BYTES)
-                st[_S_HEAD] = head
-                return head
+        if self._running:
+            n = 4
+            while n:
+                r = self.ctl_rx.read
+                c = self.dma_rx.count
+                if c and self.ctl_rx.read == r:
+                    st[_S_HEAD] = self._head_at(r, c)
+                    break
+                n -= 1
         return st[_S_HEAD]
+
+    def _head_at(self, r, c):
+        return ((((r - self._table) >> 2) & (_ROUNDS - 1)) * self.st[_S_DEPTH]
+                + (self._ring_bytes - c) // FRAME_BYTES)
 
     def available(self):
         st = self.st
@@ -628,36 +636,54 @@ class ADS131M06(FrameRing):
         a frame, from frame 0). Returns the number of good frames written;
         frames failing their CRC or overwritten before this read are
         counted (crc_errors, overruns) and billed in `lost`."""
-        st = self.st
-        window = st[_S_WINDOW]
-        depth = st[_S_DEPTH]
-        tail = st[_S_TAIL]
-        avail = (self._poll() - tail) % window
-        keep = self._keep
-        overrun = 0
-        if avail > keep:  # the oldest frames are (being) overwritten
-            overrun = avail - keep
-            tail = (tail + overrun) % window
-            st[_S_TAIL] = tail
-            st[_S_RSLOT] = tail % depth
-            avail = keep
-        n = avail if avail < nframes else nframes
-        room = len(buf) // 6
-        if n > room:
-            n = room
+        n = self._claim()
+        if n > nframes:
+            n = nframes
+        if n > len(buf) // 6:
+            n = len(buf) // 6
         good = 0
         if n > 0:
-            good = _decode(self.ring, n, buf, self._crc_tab, st)
-            if (self._poll() - tail) % window >= depth:  # lapped while decoding
-                overrun += good
+            good = self._decode_into(buf, n)
+            if self._lapped():  # overwritten while being decoded
+                self._over += good
                 good = 0
-        if overrun:
-            st[_S_OVERRUN] += overrun
-            st[_S_LOST] += overrun
+        self._account(n)
+        return good
+
+    def _claim(self):
+        # frames waiting; the oldest ones beyond what the ring keeps are
+        # (being) overwritten: skipped and counted as overrun
+        st = self.st
+        tail = st[_S_TAIL]
+        avail = (self._poll() - tail) % st[_S_WINDOW]
+        over = avail - self._keep
+        if over > 0:
+            tail = (tail + over) % st[_S_WINDOW]
+            st[_S_TAIL] = tail
+            st[_S_RSLOT] = tail % st[_S_DEPTH]
+            avail = self._keep
+        else:
+            over = 0
+        self._over = over
+        self._tail0 = tail
+        return avail
+
+    def _decode_into(self, buf, n):
+        return _decode(self.ring, n, buf, self._crc_tab, self.st)
+
+    def _lapped(self):
+        st = self.st
+        return (self._poll() - self._tail0) % st[_S_WINDOW] >= st[_S_DEPTH]
+
+    def _account(self, n):
+        st = self.st
+        over = self._over
+        if over:
+            st[_S_OVERRUN] += over
+            st[_S_LOST] += over
             st[_S_CLEAN] = 0
         elif st[_S_CLEAN] < _MASK30:
             st[_S_CLEAN] += n
-        return good
 
     # ---- health (available, read, overruns, lost: FrameRing) -----------------
     @property

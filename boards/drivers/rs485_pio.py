@@ -139,6 +139,9 @@ class WireWatcher:
         sm.put(self._params)
         sm.active(1)
 
+    def pending(self):
+        return self._sm.rx_fifo()  # events waiting (the loop's quiet-turn check)
+
     def event(self):
         sm = self._sm
         if sm.rx_fifo():

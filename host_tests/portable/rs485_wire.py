@@ -171,8 +171,22 @@ class FakeWatcher:
         self._base = i
         self._i = i  # next character to consider
         self._ended = True  # no frame open
+        self._peek = -1  # an event pending() computed, not yet taken
+
+    def pending(self):
+        # the PIO FIFO's level: an event is waiting (computed now, kept)
+        if self._peek < 0:
+            self._peek = self._next_event()
+        return self._peek >= 0
 
     def event(self):
+        e = self._peek
+        if e >= 0:
+            self._peek = -1
+            return e
+        return self._next_event()
+
+    def _next_event(self):
         chars = self.line.chars
         now = self.line.clock.us
         while True:
