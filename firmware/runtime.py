@@ -126,6 +126,11 @@ class Runtime:
         self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
         self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
         self.buttons = Buttons(hw.buttons)
+        # the board's network services (boards/pico_w_ads131m06.py hands in
+        # make_services -> net.Network), polled once in a turn without a
+        # long task, each poll a bounded non-blocking step; None elsewhere
+        mk = getattr(hw, "make_services", None)
+        self.services = mk(app) if mk is not None else None
         self.lcd = None
         self.lcd_errors = 0
         self._make_lcd()
@@ -341,6 +346,8 @@ class Runtime:
             self._frame_due = True
 
     def _idle_work(self, now):
+        if self.services is not None:  # the board's network (net.Network): catches its own faults
+            self.services.poll(now)
         if self._lcd_text is not None:
             self._show()
         elif self._frame_due or self.clock.ticks_diff(now, self._disp_ms) >= self.DISPLAY_MS:
