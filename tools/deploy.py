@@ -98,10 +98,13 @@ def _py(dirname):
     return sorted(f for f in os.listdir(d) if f.endswith(".py"))
 
 
-def stage(board, build_dir=None, opt=0):
+DEPLOY_OPT = 3  # mpy-cross -O3: no line-number tables, ~4.5 KB more heap (docs/memory.md)
+
+
+def stage(board, build_dir=None, opt=DEPLOY_OPT):
     """Compile and lay out the board's filesystem; returns the stage dir.
-    opt: mpy-cross -O level (3: no line numbers in tracebacks, ~5 % less
-    bytecode in the heap; docs/memory.md)."""
+    opt: mpy-cross -O level (3, the default: no line numbers in tracebacks,
+    ~5 % less bytecode in the heap; 0 for a debugging build; docs/memory.md)."""
     # a private build_dir compiles into its own mpy dir: stages made at the
     # same time do not share build/mpy
     mpy_dir = os.path.join(ROOT, "build", "mpy") if build_dir is None else build_dir.rstrip("/") + ".mpy"
@@ -176,8 +179,8 @@ def main(argv=None):
     ap.add_argument("--stage-only", action="store_true", help="compile and stage, do not copy")
     ap.add_argument("--dry-run", action="store_true", help="print the mpremote command")
     ap.add_argument("--package-json", action="store_true", help="rewrite package.json and exit")
-    ap.add_argument("--opt", type=int, default=0, choices=(0, 1, 2, 3),
-                    help="mpy-cross -O level (3: no line numbers, less heap)")
+    ap.add_argument("--opt", type=int, default=DEPLOY_OPT, choices=(0, 1, 2, 3),
+                    help="mpy-cross -O level (default 3: no line numbers, less heap; 0 to debug)")
     a = ap.parse_args(argv)
     if a.package_json:
         with open(os.path.join(ROOT, "package.json"), "w") as fh:
