@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 MP      = $(VENV)/bin/micropython
 SCENARIO ?= tools/scenarios/default.json
 
-.PHONY: venv test test-cpython test-mp test-emu emu node-check mpy lint bench demo sim docs clean
+.PHONY: net-deps venv test test-cpython test-mp test-emu emu node-check mpy lint bench demo sim docs clean
 
 venv: $(VENV)/.installed
 
@@ -21,11 +21,30 @@ $(VENV)/.installed: requirements.txt
 # the emulated Pico: host_tests/test_emulated_pico.py), the same firmware
 # tests under the real MicroPython unix port, an armv6m cross-compile of
 # everything that goes onto the board, and the linter. Any failure fails.
-test: venv emu
-	$(PY) -m pytest -q host_tests
+test: venv emu net-deps
+	$(PY) -m pytest -q -rs host_tests
 	$(MP) tools/mp_test.py
 	$(PY) tools/build_mpy.py
 	$(VENV)/bin/ruff check .
+
+# ---- the network tests (issue 14, docs/network.md) --------------------------
+# A real MQTT broker and a real browser from the OS packages: Debian's
+# mosquitto and chromium, installed here when missing and this is root with
+# apt-get (CI: a fresh Debian as root). Otherwise it says so, and
+# host_tests/test_net_*.py skip those tests with the reason (pytest -rs).
+NET_DEPS = mosquitto chromium
+net-deps:
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || missing="$$missing mosquitto"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make net-deps: installing$$missing (Debian packages)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	    || echo "make net-deps: apt-get failed: the MQTT/browser tests will be SKIPPED" >&2; \
+	else \
+	  echo "make net-deps:$$missing missing and not root with apt-get: the MQTT/browser tests will be SKIPPED" >&2; \
+	fi
 
 # ---- the emulated Pico (issue 11; tools/emu/README.md) ----------------------
 # rp2040js from npm (tools/emu/package-lock.json), the RP2040 bootrom from the
@@ -63,8 +82,8 @@ $(EMU)/build/bootrom-b1.bin: $(VENV)/.emu-installed
 test-emu: venv emu
 	$(PY) -m pytest -q host_tests/test_emulated_pico.py
 
-test-cpython: venv
-	$(PY) -m pytest -q host_tests
+test-cpython: venv net-deps
+	$(PY) -m pytest -q -rs host_tests
 
 test-mp: venv
 	$(MP) tools/mp_test.py
@@ -91,9 +110,12 @@ demo: venv
 # The virtual meter on the bundled scenario: Modbus RTU on a pseudo-terminal
 # (its path is printed), Modbus TCP on 127.0.0.1:$(MODBUS_TCP_PORT), the LCD
 # and live readings in the terminal (arrow keys are the buttons).
+# The web page and /api/readings on 127.0.0.1:$(HTTP_PORT) (the URL is printed);
+# SIMFLAGS="--mqtt 127.0.0.1:1883" publishes to a broker as the Pico W does.
 MODBUS_TCP_PORT ?= 5020
+HTTP_PORT ?= 8080
 sim: venv
-	$(PY) tools/sim.py --scenario $(SCENARIO) --modbus-tcp $(MODBUS_TCP_PORT) $(SIMFLAGS)
+	$(PY) tools/sim.py --scenario $(SCENARIO) --modbus-tcp $(MODBUS_TCP_PORT) --http $(HTTP_PORT) $(SIMFLAGS)
 
 docs: venv
 	$(PY) tools/gen_docs.py

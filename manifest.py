@@ -37,14 +37,20 @@ include("$(PORT_DIR)/boards/manifest.py")  # the port's own frozen modules
 
 _board = os.environ.get("METER_BOARD", "pico_ads131m06")
 # host-only modules (tools/deploy.py HOST_ONLY): main.py (see above),
-# regmap.py (the table's texts; the board reads regtable.py), modbus_tcp.py
-_HOST_ONLY = ("main.py", "regmap.py", "modbus_tcp.py")
+# regmap.py (the table's texts; the board reads regtable.py)
+_HOST_ONLY = ("main.py", "regmap.py")
+# the network modules only for a board with a radio (tools/deploy.py NET_BOARDS)
+_NET_BOARDS = {"pico_w_ads131m06": ("pico_ads131m06",)}
+_net = _board in _NET_BOARDS
 
 for _f in sorted(os.listdir(os.path.join(_here, "firmware"))):
-    if _f.endswith(".py") and _f not in _HOST_ONLY:
+    if _f.endswith(".py") and _f not in _HOST_ONLY and \
+            (_net or not (_f == "modbus_tcp.py" or _f.startswith("net"))):
         module(_f, base_path="firmware")  # relative to this manifest
 
 module(_board + ".py", base_path="boards")
+for _b in _NET_BOARDS.get(_board, ()):
+    module(_b + ".py", base_path="boards")  # the board module it builds on
 module("board_common.py", base_path="boards")  # shared by the RP2040 boards
 package("drivers", base_path="boards")
 

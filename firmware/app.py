@@ -15,6 +15,9 @@
 #   app.frames_lost(n)           frames the acquisition lost (billed, dsp.add_gap)
 #   app.clipped(mask, n)         n samples at a converter rail, channels in mask
 # Modbus transports (RTU on RS-485, TCP) are the board's; they call app.pdu.
+# The register bank asks this App (bank.store) for the store's registers
+# 7401-7403 and, before a write is answered, to save what it changed
+# (commit, within a save budget: docs/storage.md 'When it saves').
 from alarms import AlarmContact, Alarms
 from energy import MWS_PER_WH
 from meter import Meter
@@ -22,10 +25,16 @@ from modbus_pdu import ModbusPdu
 from persist import SAVE_PERIOD_S, Persist
 from pulse import PulseOutput
 from readings import E_TOTAL, E_WH_EXP, E_WH_IMP
-from registers import CMD_CLEAR_ENERGY, CMD_CLEAR_PULSES
+from registers import CMD_CLEAR_ENERGY, CMD_CLEAR_PULSES, CMD_DEMAND_SYNC
 from rtc import Rtc
 
 _LOSS_BITS = 0x7F00  # register 146 bits 8-14: alarms and pulse overrun
+_B_STORE = 0x0080  # register 146 bit 7 (reserved in the datasheet): 7401 != 0
+# Saves a Modbus write may ask for (docs/storage.md 'When it saves'): a
+# burst of SAVE_BURST, then one more every SAVE_REFILL_S seconds; a write
+# that needs one beyond that is answered 06 (busy) and changes nothing.
+SAVE_BURST = 30
+SAVE_REFILL_S = 300
 
 
 class App:
@@ -55,10 +64,13 @@ class App:
         self.board_alert = False
         self._last_exp = None
         self._dirty = False
+        self._age = 0  # seconds since the last good save
+        self._credit = SAVE_BURST  # saves Modbus writes may still ask for
         m.on_second = self._second
         m.after_second = self._after_second
         c.listeners.append(self._config_changed)
         m.bank.on_command = self._command
+        m.bank.store = self
         # ---- clock (155-157) and data logging (158-178, 8000-13760) --------
         # clock: a board RTC (rtc.Rtc(machine.RTC()) / Rtc(ext, battery=True))
         # or metered seconds; log_flash: a raw flash region (datalog.BlockFlash,
@@ -96,7 +108,33 @@ class App:
 
     @property
     def store_alert(self):
-        return self.persist is not None and self.persist.alert
+        """Register 7401 (persist.py): 0 when the store is well."""
+        return 0 if self.persist is None else self.persist.alert
+
+    # ---- what registers.py asks of the store (bank.store) -------------------
+    def nv_reg(self, a):
+        # 7401 (a = 0), 7402-7403 failed store writes since start (a = 1)
+        p = self.persist
+        if p is None:
+            return 0
+        return p.alert if a == 0 else p.store.errors & 0xFFFFFFFF
+
+    def may_save(self):
+        return self.persist is None or self._credit > 0
+
+    def commit(self):
+        """Before a Modbus write is acknowledged: save what it changed (a
+        configuration, a 129 reset, 7401's acknowledgement). False when the
+        store could not take it (the reply is then exception 04)."""
+        if self.persist is None or not self._dirty:
+            return True
+        self._credit -= 1
+        return self.save()
+
+    def acknowledge(self):
+        # 7401 = 0: the latched store alerts are cleared (and that is saved)
+        if self.persist is not None and self.persist.acknowledge():
+            self._dirty = True
 
     # ---- the three paths in ----------------------------------------------
     def samples(self, buf, nframes=-1):
@@ -141,13 +179,20 @@ class App:
         self.save()
 
     def save(self):
-        if self.persist is not None:
-            self.persist.save()
-        self._dirty = False
+        # a failed save stays due: retried every second (nvstore tries both
+        # slots each time), with 7401 bit 0 / 146 bit 7 up meanwhile
+        ok = self.persist is None or self.persist.save()
+        self._dirty = not ok
+        if ok:
+            self._age = 0
+        return ok
 
     # ---- once a second, before the register image is refreshed ------------
     def _second(self, m):
         self.clock.tick(1)  # before the image refresh (and a log row)
+        m.config.second()  # the calibration seal's timers
+        if m.dsp.seconds % SAVE_REFILL_S == 0 and self._credit < SAVE_BURST:
+            self._credit += 1
         en = m.energy
         # the contact follows the import accumulator; counter 2 the export one
         self.pulse.track_import(en.count(E_WH_IMP, E_TOTAL))
@@ -160,16 +205,19 @@ class App:
         ct.pulses_exp = self.pulse.count2
         d = m.dsp
         a = self.alarms
+        st = self.store_alert
         a.update(d.readings, d.flags, self.pulse.overrun, m.config.pulse_conf_err,
-                 self.store_alert or self._fe_fault or self.board_alert)
-        m.extra_errors = a.error_bitmap & _LOSS_BITS
+                 st or self._fe_fault or self.board_alert)
+        m.extra_errors = (a.error_bitmap & _LOSS_BITS) | (_B_STORE if st else 0)
         m.bank.under_voltage = a.loss != 0
         self.contact.set(a.alarm_active)
 
     def _after_second(self, m):
         # the save is a job of its own (meter.work): the loop runs it in a
-        # turn after the register image, not in the same one
-        if self._dirty or m.dsp.seconds % SAVE_PERIOD_S == 0:
+        # turn after the register image, not in the same one; a peak reset
+        # (129 = 21212) is saved once the demand has applied it
+        self._age += 1
+        if (self._dirty or self._age >= SAVE_PERIOD_S) and not m.demand.peak_pending:
             self.save()
 
     def _config_changed(self, keys):
@@ -178,7 +226,8 @@ class App:
         p = self.pulse
         if p.wh_per_pulse != c.pulse_wh or p.closure_ms != c.pulse_ms:
             p.reconfigure(c.pulse_wh, c.pulse_ms)
-        self._dirty = True  # saved at the end of this second
+        if len(keys) > 1 or "log_page" not in keys:  # 158 is not kept
+            self._dirty = True  # saved before the reply (commit) or this second
 
     def _command(self, v):
         # register 129, from Modbus or the display's RESET menu
@@ -188,4 +237,5 @@ class App:
             self.meter.counters.pulses_exp = 0
         elif v == CMD_CLEAR_ENERGY:
             self._last_exp = 0
-        self._dirty = True
+        if v != CMD_DEMAND_SYNC:  # the sync changes nothing kept
+            self._dirty = True

@@ -6,7 +6,8 @@
 # (fits a 16-character LCD line) and changes nothing; an accepted one is
 # applied at once together with everything derived from it (135, 138-141,
 # 145, error bit 15). Listeners (config.listeners) are called after each
-# accepted change with the set of keys that were asked to change.
+# accepted change with the set of keys whose value changed (none: not
+# called, so a write of the present value restarts and saves nothing).
 
 from frontend import OVER_RANGE, V_NOMINAL_RANGE
 
@@ -30,6 +31,11 @@ PULSE_MS = (500, 250, 100, 50, 25, 10)  # register 145, slowest first
 # kWh * 10^-E registers hold ENERGY_YEARS of running at the theoretical
 # maximum power (135) before rolling over (SLong net: 2^31 - 1).
 ENERGY_YEARS = 10
+# [decision] SunSpec energies (acc32, TotWh_SF): Wh x 10^SF with the finest
+# SF >= 0 whose 2^32 counts hold ACC32_YEARS at register 135's power; an
+# acc32 rolls over by definition. The defaults (103.9 kW) give SF 0: 1 Wh,
+# 4.7 years to the roll-over at full power.
+ACC32_YEARS = 1
 _HOURS_PER_YEAR = 8766
 _SF_MIN = -4  # registers 138-141: -4 .. 4 (datasheet 'Range' column)
 _SF_MAX = 4
@@ -85,6 +91,10 @@ _RANGES = (
     ("log_mode", 0, 3, "LOG MODE"),  # 159: other bits refused
 ) + tuple(("log_ptr%d" % (_i + 1), 1, LOG_PTR_MAX, "LOG PTR") for _i in range(10))  # 169-178
 _DSP_KEYS = ("system_type", "ct_primary", "ct_secondary", "pt_ratio", "system_voltage")
+_CAL_KEYS = ("cal_gains", "cal_phases")
+# Counters kept in the store beside the settings, not settable: 152 and
+# the calibration audit 7212-7217 (their stored ranges: nvcheck.NV_INTS).
+_NV_INTS = ("power_ups", "cal_count", "cal_t0", "cal_t1", "cal_t2", "cal_pu", "cal_fails")
 
 
 def _sf_for(maximum, lo=_SF_MIN, hi=_SF_MAX):
@@ -133,6 +143,9 @@ def derive(v):
     while sf_e < _SF_MAX and kwh > 2147483647 * 10.0 ** sf_e:
         sf_e += 1
     reg135 = int(pmax / 1000.0 / 10.0 ** sf_w + 0.5)
+    ss_e = 0  # TotWh_SF (ACC32_YEARS above)
+    while ss_e < 10 and pmax * _HOURS_PER_YEAR * ACC32_YEARS > 4294967295 * 10.0 ** ss_e:
+        ss_e += 1
     ms = pulse_ms_for(v["pulse_wh"], pmax)
     return {
         "max_power_w": pmax,
@@ -145,7 +158,7 @@ def derive(v):
         "ss_a_sf": _sf_for(i_sum, -10, 10),  # 'A' is the sum of the phases
         "ss_v_sf": _sf_for(v_ll, -10, 10),
         "ss_w_sf": _sf_for(p, -10, 10),  # W, VA and var
-        "ss_e_sf": sf_e + 3,  # Wh: the same counts as the kWh registers
+        "ss_e_sf": ss_e,  # Wh
         "pulse_ms": ms if ms else PULSE_MS[-1],  # 145
         "pulse_conf_err": ms == 0,  # register 146 bit 15
     }
@@ -154,7 +167,10 @@ def derive(v):
 class Config:
     def __init__(self):
         self.listeners = []
-        self.power_ups = 0  # 152; counted by whoever boots the meter
+        for k in _NV_INTS:
+            setattr(self, k, 0)  # 152 (counted by whoever boots the meter), 7212-7217
+        self.cal_left = 0  # 7210-7211: seconds the calibration stays open
+        self.cal_hold = 0  # seconds before another unlock is tried
         self._set(dict(DEFAULTS))
 
     def _set(self, v):
@@ -216,10 +232,24 @@ class Config:
             pmax = theoretical_max_power(v["system_type"], v["ct_primary"], v["system_voltage"])
             if not pulse_ms_for(v["pulse_wh"], pmax):
                 raise ConfigError("PULSE CONF")
+        keys = self.changed(v)
         self._set(v)
-        keys = set(changes)
-        for fn in self.listeners:
-            fn(keys)
+        # listeners hear of real changes only: a write of the present value
+        # restarts nothing and saves nothing
+        if keys:
+            for fn in self.listeners:
+                fn(keys)
+
+    def changed(self, changes):
+        """The keys of changes whose value differs from the present one."""
+        out = set()
+        for k in changes:
+            x = changes[k]
+            if k in _CAL_KEYS:
+                x = tuple(x)
+            if x != getattr(self, k, None):
+                out.add(k)
+        return out
 
     def dsp_changed(self, keys):
         for k in _DSP_KEYS:
@@ -227,28 +257,27 @@ class Config:
                 return True
         return False
 
-    # ---- for the non-volatile store ---------------------------------------
+    # ---- for the non-volatile store (loaded by nvcheck.config) --------------
     def to_dict(self):
         d = self.values()
         d["cal_gains"] = list(self.cal_gains)
         d["cal_phases"] = list(self.cal_phases)
-        d["power_ups"] = self.power_ups
+        for k in _NV_INTS:
+            d[k] = getattr(self, k)
         # [decision] 158 starts at 0 after a power cycle: a read session does
         # not survive it, and a forgotten page must not pause logging forever
         del d["log_page"]
         return d
 
-    def from_dict(self, d):
-        """Load a stored configuration (unknown keys ignored); validated like
-        any change, so a bad record raises ConfigError and changes nothing."""
-        changes = {k: d[k] for k in d if k in DEFAULTS}
-        self.apply(changes)
-        pu = d.get("power_ups", self.power_ups)
-        if isinstance(pu, int):
-            self.power_ups = pu
-
     def count_power_up(self):
-        self.power_ups = min(self.power_ups + 1, 32767)  # 152
+        self.power_ups = (self.power_ups + 1) & 0x7FFF  # 152: 0-32767, then 0
+
+    def second(self):
+        # once a measured second: the calibration seal's timers
+        if self.cal_left:
+            self.cal_left -= 1
+        if self.cal_hold:
+            self.cal_hold -= 1
 
     def factory_reset(self):
         self.apply(dict(DEFAULTS))

@@ -8,7 +8,10 @@
 # (Q1 + Q2 - Q3 - Q4), apparent carries the sign of real. Import peaks are
 # the most positive present demands, export peaks the most negative; 129 =
 # 21212 sets both to the present demand. Both commands take effect at the
-# end of the next 1-second cycle (datasheet, register 129).
+# end of the next 1-second cycle and are to be written "no more frequently
+# than every 10 seconds" (datasheet, register 129): ready() says whether
+# CMD_GAP_S measured seconds have passed since the last one (registers.py
+# answers a faster one with exception 06, busy).
 
 from readings import (
     E_KINDS, E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3, E_VARH_Q4,
@@ -16,6 +19,7 @@ from readings import (
 )
 
 _MAX_N = 6
+CMD_GAP_S = 10
 _T = E_KINDS * E_TOTAL
 
 
@@ -27,7 +31,9 @@ class Demand:
         self.on_close = None  # called with this Demand after each sub-interval
         self.closed = 0  # sub-intervals closed since start
         self._sync = False
-        self._peak_reset = False
+        self.peak_pending = False  # a 21212 taken, not yet applied (the store waits)
+        self.seconds = 0  # seconds added since start
+        self._cmd_at = [-CMD_GAP_S, -CMD_GAP_S]  # second of the last 21211, 21212
         self.configure(sub_len, n)
 
     def configure(self, sub_len, n):
@@ -44,13 +50,19 @@ class Demand:
         self._sum = [0.0, 0.0, 0.0]  # Ws this sub-interval
         self._secs = 0
 
+    def ready(self, k):
+        """21211 (k = 0) or 21212 (k = 1) may be taken now."""
+        return self.seconds - self._cmd_at[k] >= CMD_GAP_S
+
     def sync(self):
         # 129 = 21211: close the sub-interval at the end of the next second
         self._sync = True
+        self._cmd_at[0] = self.seconds
 
     def reset_peaks(self):
         # 129 = 21212: peaks = present demand, at the end of the next second
-        self._peak_reset = True
+        self.peak_pending = True
+        self._cmd_at[1] = self.seconds
 
     def add(self, ws):
         """One second's energy array (readings.E_*, watt-seconds)."""
@@ -60,6 +72,7 @@ class Demand:
         s[1] += ws[_T + E_VARH_Q1] + ws[_T + E_VARH_Q2] - ws[_T + E_VARH_Q3] - ws[_T + E_VARH_Q4]
         s[2] += ws[_T + E_VAH_IMP] - ws[_T + E_VAH_EXP]
         self._secs += 1
+        self.seconds += 1
         if self.sub_len:
             if self._secs >= self.sub_len:
                 self._close()
@@ -67,8 +80,8 @@ class Demand:
         elif self._sync:
             self._sync = False
             self._close()
-        if self._peak_reset:
-            self._peak_reset = False
+        if self.peak_pending:
+            self.peak_pending = False
             for k in range(3):
                 self.peak_imp[k] = self.present[k]
                 self.peak_exp[k] = self.present[k]

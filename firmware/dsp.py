@@ -16,6 +16,7 @@ from array import array
 from micropython import const
 
 import dsp_kernel as K
+
 from frontend import OVER_RANGE
 from readings import (
     E_KINDS, E_TOTAL, E_VAH_EXP, E_VAH_IMP, E_VARH_Q1, E_VARH_Q2, E_VARH_Q3,
@@ -23,6 +24,8 @@ from readings import (
     R_I_AVG, R_P, R_P_TOT, R_PF, R_PF_TOT, R_Q, R_Q_TOT, R_S, R_S_TOT, R_VLL,
     R_VLL_AVG, R_VLN, R_VLN_AVG,
 )
+
+_kernel = K.accumulate  # one global load a call (the frame stays small)
 
 SYSTEM_TYPES = (10, 11, 12, 31, 40)
 # Per system type (datasheet, 'Supported System Types'): phases with a CT,
@@ -205,40 +208,49 @@ class Dsp:
     def process(self, buf, nframes=-1):
         """Feed frames from buf (array('i'), 6 codes a frame). Returns the
         number of windows (readings) completed; on_second is called after
-        each."""
+        each. (process, _feed and _accumulate run every block on the board:
+        each keeps its frame within 11 words, tools/frame_check.py HOT.)"""
         if buf is not self._checked and buf is not self._checked2:
-            try:
-                ok = repr(buf[:0]) == "array('i')"
-            except Exception:
-                ok = False
-            if not ok:
-                raise TypeError("samples must be an array('i') of 6-channel frames")
-            if len(buf) % 6:
-                raise ValueError("block length %d is not a whole number of 6-channel frames" % len(buf))
-            self._checked2 = self._checked
-            self._checked = buf
+            self._check_block(buf)
         total = len(buf) // 6
         if nframes < 0:
             nframes = total
         elif nframes > total:
             raise ValueError("block holds %d frames, %d asked" % (total, nframes))
+        return self._feed(buf, nframes)
+
+    def _check_block(self, buf):
+        try:
+            ok = repr(buf[:0]) == "array('i')"
+        except Exception:
+            ok = False
+        if not ok:
+            raise TypeError("samples must be an array('i') of 6-channel frames")
+        if len(buf) % 6:
+            raise ValueError("block length %d is not a whole number of 6-channel frames" % len(buf))
+        self._checked2 = self._checked
+        self._checked = buf
+
+    def _feed(self, buf, nframes):
         done = 0
         start = 0
-        st = self.st
         while nframes > 0:
-            n0 = st[K.ST_N]
-            n = self._grid - n0
-            if n > nframes:
-                n = nframes
-            # the kernel stops early at the crossing that ends the window
-            K.accumulate(buf, start, n, st, self.acc)
-            n = st[K.ST_N] - n0
+            n = self._accumulate(buf, start, nframes)
             start += n
             nframes -= n
-            if st[K.ST_ZEND] or st[K.ST_N] >= self._grid:
+            if self.st[K.ST_ZEND] or self.st[K.ST_N] >= self._grid:
                 self._close_second()
                 done += 1
         return done
+
+    def _accumulate(self, buf, start, n):
+        # up to n frames; the kernel stops early at the crossing that ends
+        # the window
+        n0 = self.st[K.ST_N]
+        if n > self._grid - n0:
+            n = self._grid - n0
+        _kernel(buf, start, n, self.st, self.acc)
+        return self.st[K.ST_N] - n0
 
     def clipped(self, mask):
         """Channels (bit 0 Va .. bit 5 Ic, as register 146 bits 0-5) that

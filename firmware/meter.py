@@ -33,7 +33,7 @@ class Meter:
         self.counters = Counters()
         c = self.config
         self.demand = Demand(c.demand_len, c.demand_n)
-        self.extra_errors = 0  # register 146 bits 8-14, set by alarms / pulse
+        self.extra_errors = 0  # register 146 bits 7-14, set by the store, alarms, pulse
         self.on_second = None  # called with this Meter each second, before the image refresh
         self.after_second = None  # called with this Meter each second, after the image refresh
         self.spread = False  # True: the loop calls work() each turn (runtime.py)
@@ -58,7 +58,7 @@ class Meter:
         self.bank.refresh(errors=self.errors())
 
     def errors(self):
-        e = (self.dsp.flags & 0x7F) | (self.extra_errors & 0x7F00)
+        e = (self.dsp.flags & 0x7F) | (self.extra_errors & 0x7F80)
         if self.config.pulse_conf_err:
             e |= _BIT15
         return e

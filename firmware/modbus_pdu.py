@@ -18,7 +18,10 @@
 #   03 illegal data value: quantity outside 1..125 (read) or 1..123 (write),
 #      byte count not 2 x quantity, a request of the wrong length, a value the
 #      bank refuses, an unknown Read Device ID code;
-#   04 server device failure: the register bank raised.
+#   04 server device failure: the register bank raised, or the store could
+#      not save what a write changed;
+#   06 server device busy: a rate limit (registers.py: 21211/21212 within
+#      10 s, an unlock after a wrong password, the store's save budget).
 # The order of the checks is the one of the spec's per-function state
 # diagrams: function, then quantity/value, then address, then execution.
 #
@@ -42,6 +45,7 @@ EX_ILLEGAL_FUNCTION = const(1)
 EX_ILLEGAL_ADDRESS = const(2)
 EX_ILLEGAL_VALUE = const(3)
 EX_DEVICE_FAILURE = const(4)
+EX_BUSY = const(6)
 
 # Quantity limits: a 256-byte RTU ADU leaves 253 bytes of PDU, so at most
 # 125 registers per read (2 + 250 bytes) and 123 per write (6 + 246 bytes).
@@ -55,11 +59,10 @@ _MEI_READ_DEVICE_ID = const(0x0E)
 _RDID_BASIC = const(1)
 _RDID_EXTENDED = const(3)
 _RDID_INDIVIDUAL = const(4)
-# Conformity level as the datasheet states it ('Conformity Level 1', basic
-# identification). Individual access (code 04) is answered as well; a
-# strictly conforming device doing both would say 0x81: kept here as one
-# constant so that is a one-line change.
-_CONFORMITY = const(0x01)
+# Conformity level: basic identification (the datasheet's 'Conformity
+# Level 1'), and individual access (code 04) is answered too, which the
+# spec (6.21) writes as 0x81 (0x80 = individual access supported).
+_CONFORMITY = const(0x81)
 _N_BASIC_OBJECTS = const(3)  # 0x00 VendorName, 0x01 ProductCode, 0x02 Revision
 
 
@@ -149,7 +152,7 @@ class ModbusPdu:
             code = self.bank.write(addr, values)
         except Exception:
             return EX_DEVICE_FAILURE
-        if code and (code < 1 or code > EX_DEVICE_FAILURE):
+        if code and (code < 1 or code > EX_DEVICE_FAILURE) and code != EX_BUSY:
             return EX_DEVICE_FAILURE
         return code
 

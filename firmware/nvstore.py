@@ -151,6 +151,7 @@ class NvStore:
         self.slot = None  # its slot
         self.saves = 0
         self.errors = 0  # writes that failed (OSError) or did not read back
+        self.failing = False  # the last save had a failed write
 
     def _scan(self):
         recs = []
@@ -213,29 +214,39 @@ class NvStore:
 
     def save(self, payload, verify=True):
         """Write payload as the next record into the slot not holding the
-        newest good one. True when written (and read back intact). On False
-        the previous record is still the newest good one."""
+        newest good one; if that write fails (OSError, or it does not read
+        back), at once into the other slot. True when one of them holds it
+        intact. .failing: a write of this save failed (a slot is dead, or
+        the record cannot be stored at all): the alert. On False the
+        previous record is still the newest good one, unless the retry went
+        over it (only when its twin had just failed: docs/storage.md)."""
         if self.status is None:
             self.load()
-        target = 0 if self.slot is None else 1 - self.slot
         seq = 1 if self.seq is None else (self.seq + 1) & _U32
-        rec = pack(seq, payload)
+        first = 0 if self.slot is None else 1 - self.slot
+        self.failing = False
         try:
-            self.backend.write(target, rec)
-            if verify and unpack(self.backend.read(target))[:2] != (S_GOOD, seq):
-                self.slot_status[target] = S_BAD_CRC
-                self.errors += 1
-                return False
-        except OSError:
+            rec = pack(seq, payload)
+        except ValueError:  # over MAX_PAYLOAD: no slot can hold it
+            self.errors += 1
+            self.failing = True
+            return False
+        for target in (first, 1 - first):
+            try:
+                self.backend.write(target, rec)
+                if not verify or unpack(self.backend.read(target))[:2] == (S_GOOD, seq):
+                    self.slot_status[target] = S_GOOD
+                    self.slot = target
+                    self.seq = seq
+                    self.status = ST_OK
+                    self.saves += 1
+                    return True
+            except OSError:
+                pass
             self.slot_status[target] = S_BAD_CRC
             self.errors += 1
-            return False
-        self.slot_status[target] = S_GOOD
-        self.slot = target
-        self.seq = seq
-        self.status = ST_OK
-        self.saves += 1
-        return True
+            self.failing = True
+        return False
 
     def save_state(self, state, verify=True):
         return self.save(encode(state), verify)

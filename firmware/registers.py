@@ -37,9 +37,11 @@ from readings import E_KINDS, N_ENERGIES, N_READINGS, R_I, R_I_AVG
 
 # Modbus exception codes returned by read() and write()
 OK = const(0)
+ILLEGAL_FUNCTION = const(1)  # a sealed calibration register written
 ILLEGAL_ADDRESS = const(2)
 ILLEGAL_VALUE = const(3)
 DEVICE_FAILURE = const(4)
+SERVER_BUSY = const(6)  # a rate limit: retry later
 
 # register 129 commands
 CMD_CLEAR_ENERGY = const(30078)
@@ -68,8 +70,20 @@ _S_CAL = const(13)  # 7201-7209: cfg.cal_gains x 10000, cfg.cal_phases x 1000
 _S_CMD = const(14)  # 129: reads 0
 _S_SSEVT = const(15)
 _S_SSSF = const(16)
+_S_NV = const(17)  # 7401-7403: bank.store (app.App.nv_reg)
+_S_SEAL = const(18)  # 7210-7211: the calibration unlock, cfg.cal_left
 _I_SUM = const(255)
-_DYNAMIC = (_S_READ, _S_EN, _S_DM, _S_CTR, _S_ERR, _S_RESETS, _S_RTC, _S_LOG, _S_SSEVT)
+_DYNAMIC = (_S_READ, _S_EN, _S_DM, _S_CTR, _S_ERR, _S_RESETS, _S_RTC, _S_LOG, _S_SSEVT, _S_NV,
+            _S_SEAL)
+# Calibration seal (7201-7211): writing the SETUP password (0-99999) to
+# 7210-7211 opens 7201-7209 for _CAL_OPEN_S measured seconds (cfg.cal_left,
+# counted down by config.second()); a wrong one is counted (7217) and holds
+# every unlock off for _CAL_HOLD_S seconds (cfg.cal_hold).
+_CAL_OPEN_S = const(300)
+_CAL_HOLD_S = const(10)
+_PW_MAX = const(99999)
+_B_STORE = const(0x80)  # 146 bit 7: the store alert (7401 != 0) ...
+_EVT_STORE = const(0x10000)  # ... SunSpec Evt M_EVENT_OEM01
 # encodings
 _E_RAW = const(0)  # integer as is (masked to the width)
 _E_PHYS = const(1)  # physical value -> scaled, rounded, clamped 16-bit
@@ -236,6 +250,7 @@ class RegisterBank:
         # imbalance): SunSpec's Under_Voltage event (alarms.events)
         self.under_voltage = False
         self.on_command = None  # called with a 129 value after it ran
+        self.store = None  # app.App: 7401-7403, the save before a write's reply
         self.on_log_reset = None  # 129 = 16640 (DataLog.reset)
         self.clock = None  # rtc.Rtc behind 155-157 (set by DataLog)
         self.datalog = None  # datalog.DataLog: 160-168, 8000-13760, takes rows
@@ -537,7 +552,12 @@ class RegisterBank:
                     return v
             return None
         if s == _S_SSEVT:
-            return events(self.errors, self._uv)
+            return events(self.errors, self._uv) | (_EVT_STORE if self.errors & _B_STORE else 0)
+        if s == _S_NV:
+            st = self.store
+            return 0 if st is None else st.nv_reg(a)
+        if s == _S_SEAL:
+            return self.cfg.cal_left
         if s == _S_SSSF:
             return self._exp(a) & 0xFFFF
         return 0  # _S_CMD: 129 reads 0
@@ -568,16 +588,26 @@ class RegisterBank:
         return ILLEGAL_ADDRESS
 
     def write(self, addr, values):
-        """Write registers addr+1 .. (values: ints 0..65535). 0 ok; 2 when
-        any of them is not writable; 3 when a value is refused; 4 on an
-        internal failure. All or nothing."""
+        """Write registers addr+1 .. (values: ints 0..65535). 0 ok; 1 a
+        sealed calibration register (7201-7209 without an unlock); 2 when
+        any of them is not writable; 3 when a value is refused (a wrong
+        unlock password too); 4 on an internal failure or when the store
+        cannot save what changed; 6 (busy) for a 21211/21212 within 10 s of
+        the last, an unlock within 10 s of a wrong one, or a change beyond
+        the store's save budget. All or nothing; a change is saved before
+        the reply (bank.store.commit)."""
         reg = addr + 1
         rows = self._rows
+        cfg = self.cfg
         changes = {}
         cmds = []
         clk = -1  # first clock word index written, -1 none
         nclk = 0
-        for i in range(len(values)):
+        key = -1  # 7210-7211: the unlock written
+        ack = False  # 7401 = 0
+        n = len(values)
+        i = 0
+        while i < n:
             p = self._find(reg + i)
             if p < 0 or not rows[p + 9]:
                 return ILLEGAL_ADDRESS
@@ -589,19 +619,36 @@ class RegisterBank:
                 if clk < 0:
                     clk = rows[p + 5]
                 nclk += 1
-            elif s == _S_CAL:  # 7201-7209: one validation path, Config.apply
-                gains, phases = _cal_change(self.cfg, changes)
+            elif s == _S_CAL:  # 7201-7209: sealed; one validation path, Config.apply
+                if not cfg.cal_left:
+                    return ILLEGAL_FUNCTION
+                gains, phases = _cal_change(cfg, changes)
                 if rows[p + 5] == 0:
                     gains[rows[p + 6]] = v / 10000.0
                 else:
                     phases[rows[p + 6]] = (v - 0x10000 if v & 0x8000 else v) / 1000.0
+            elif s == _S_SEAL:  # 7210-7211: both words in one request
+                i += 1
+                if i >= n:
+                    return ILLEGAL_ADDRESS
+                if not 0 <= values[i] <= 0xFFFF:
+                    return ILLEGAL_VALUE
+                key = v << 16 | values[i]
+            elif s == _S_NV:  # 7401: 0 acknowledges the latched store alerts
+                if v:
+                    return ILLEGAL_VALUE
+                ack = True
             elif s == _S_CMD:  # 129
                 if v not in (CMD_CLEAR_ENERGY, CMD_DEMAND_SYNC, CMD_PEAK_RESET, CMD_CLEAR_PULSES,
                              CMD_RESET_LOG):
                     return ILLEGAL_VALUE
+                if v == CMD_DEMAND_SYNC or v == CMD_PEAK_RESET:
+                    if not self.demand.ready(v == CMD_PEAK_RESET):  # datasheet: >= 10 s apart
+                        return SERVER_BUSY
                 cmds.append(v)
             else:
                 changes[T.NAMES[rows[p + 5]]] = v
+            i += 1
         if clk >= 0:
             # 155-157: checked before anything changes (all or nothing)
             first = 155 + clk - reg  # index in values of the first clock word
@@ -610,19 +657,47 @@ class RegisterBank:
                 return ILLEGAL_ADDRESS
             if self.clock.check(clk, words) is None:
                 return ILLEGAL_VALUE
+        if 0 <= key <= _PW_MAX:  # an unlock: the SETUP password
+            if cfg.cal_hold:
+                return SERVER_BUSY
+            if key != cfg.pw_setup:
+                cfg.cal_fails = min(cfg.cal_fails + 1, 65535)  # 7217, saved with the next save
+                cfg.cal_hold = _CAL_HOLD_S
+                self.stale()
+                return ILLEGAL_VALUE
+        keys = cfg.changed(changes)
+        keys.discard("log_page")
+        # what must be saved before the reply: kept settings (158 is not),
+        # the energy and pulse resets, 7401's acknowledgement
+        nv = ack or keys or CMD_CLEAR_ENERGY in cmds or CMD_CLEAR_PULSES in cmds
+        st = self.store
+        if nv and st is not None and not st.may_save():
+            return SERVER_BUSY
         try:
             if changes:
                 self.cfg.apply(changes)
+            if "cal_gains" in keys or "cal_phases" in keys:
+                # counted in 7212 (saturating), stamped with the clock
+                # (7213-7215, as 155-157) and the power-up count (7216)
+                cfg.cal_count = min(cfg.cal_count + 1, 65535)
+                c = self.clock
+                cfg.cal_t0, cfg.cal_t1, cfg.cal_t2 = c.words() if c is not None else (0, 0, 0)
+                cfg.cal_pu = cfg.power_ups
+            if key >= 0:
+                cfg.cal_left = _CAL_OPEN_S if key <= _PW_MAX else 0  # over 99999: sealed now
+            if ack and st is not None:
+                st.acknowledge()
             if clk >= 0:
                 self.clock.write(clk, words)
             for v in cmds:
                 self.command(v)
+            ok = not nv or st is None or st.commit()
             self.refresh()
         except ConfigError:
             return ILLEGAL_VALUE
         except Exception:
             return DEVICE_FAILURE
-        return OK
+        return OK if ok else DEVICE_FAILURE
 
     def command(self, v):
         """Register 129 (also for the display's RESET menu)."""

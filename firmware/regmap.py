@@ -23,6 +23,8 @@
 #            cmd: register 129; const.<n>; qnan
 #            rtc.<i>           clock word 155 + i (rtc.py)
 #            log.<i>           log status word 160 + i (datalog.py)
+#            nv.<i>            store status 7401 (0), failed store writes (1) (app.py)
+#            seal              the calibration unlock 7210-7211 (config.py)
 #   rw     'R' or 'R/W';  nv: 1 if kept over a power cycle
 #   name   SunSpec point name ('' for native registers)
 #
@@ -147,14 +149,15 @@ _r(142, "UInt", "%", "", "cfg.pl_volts", RW, 1, "Phase Loss Voltage Threshold, %
 _r(143, "UInt", "%", "", "cfg.pl_imbal", RW, 1, "Phase Loss Imbalance Threshold, % (1-99)")
 _r(144, "UInt", "Wh", "", "cfg.pulse_wh", RW, 1, "Wh per Pulse Output Contact Closure: 10000, 1000, 100, 10")
 _r(145, "UInt", "msec", "", "cfg.pulse_ms", R, 1, "Pulse Contact Closure Duration: 500, 250, 100, 50, 25, 10")
-_r(146, "UInt", "", "", "st.errors", R, 0, "Error Bitmap (bits 0-6 DSP, 8-13 alarms, 14-15 pulse output)")
+_r(146, "UInt", "", "", "st.errors", R, 0,
+   "Error Bitmap (bits 0-6 DSP, 7 store alert (7401), 8-13 alarms, 14-15 pulse output)")
 _r(147, "UInt", "", "", "st.resets", R, 1, "Count of Energy Accumulator resets")
 _r(148, "UInt", "", "", "const.0", R, 0, "Reserved (returns 0)")
 _r(149, "UInt", "", "", "cfg.demand_n", RW, 1, "Number of Sub-Intervals per Demand Interval (1-6)")
 _r(150, "UInt", "Seconds", "", "cfg.demand_len", RW, 1,
    "Sub-Interval Length in seconds (0 = sync-to-comms, 10-32767)")
 _r(151, "UInt", "", "", "const.0", R, 0, "Reserved (returns 0)")
-_r(152, "UInt", "", "", "cfg.power_ups", R, 1, "Power Up Counter")
+_r(152, "UInt", "", "", "cfg.power_ups", R, 1, "Power Up Counter (0-32767, then 0)")
 _r(153, "UInt", "", "", "const.0", R, 1, "Output Configuration (always 0: NO energy, NC phase loss)")
 _r(154, "UInt", "", "", "const.0", R, 0, "Reserved, returns 0")
 # 155-178: real-time clock and data logging (addendum; rtc.py, datalog.py)
@@ -251,6 +254,25 @@ for _i in range(3):
     _r(7207 + _i, "SInt", "deg", "0.001", "cal.phase.%d" % _i, RW, 1,
        "Phase correction, phase %s, millidegrees (-10000..10000): the current's lag removed" % _PH[_i])
 
+# ---- Calibration seal and store status (issue 13; vendor 7210-7217, 7401-7403) -------
+# One contiguous block of additions, docs/storage.md and the DECISIONS below.
+_r(7210, "ULong", "s", "", "seal", RW, 0,
+   "Calibration unlock: write the SETUP password (0-99999) to open 7201-7209 for 300 s, a value "
+   "over 99999 to seal them at once; reads the seconds left (0 = sealed)")
+_r(7212, "UInt", "", "", "cfg.cal_count", R, 1,
+   "Calibration changes: writes that changed 7201-7209 (saturates at 65535)")
+_r(7213, "UInt", "", "", "cfg.cal_t0", R, 1, "Last calibration change: Month/Day (as 155)")
+_r(7214, "UInt", "", "", "cfg.cal_t1", R, 1, "Last calibration change: Year/Hour (as 156)")
+_r(7215, "UInt", "", "", "cfg.cal_t2", R, 1, "Last calibration change: Minutes/Seconds (as 157)")
+_r(7216, "UInt", "", "", "cfg.cal_pu", R, 1, "Last calibration change: power-up count (152) then")
+_r(7217, "UInt", "", "", "cfg.cal_fails", R, 1,
+   "Calibration unlocks refused for a wrong password (saturates at 65535)")
+_r(7401, "UInt", "", "", "nv.0", RW, 1,
+   "Store status: bit 0 saving fails, bit 1 store corrupt at start (defaults), bit 2 older record "
+   "loaded at start, bit 3 a stored field out of range (its default used); write 0 to "
+   "acknowledge bits 1-3. Any bit: 146 bit 7")
+_r(7402, "ULong", "", "", "nv.1", R, 0, "Failed store writes since power-up (wrapping at 2^32)")
+
 # ---- Acquisition diagnostics (vendor block 7301-7302) ---------------------------------
 _r(7301, "ULong", "frames", "", "ctr.frames_gap", R, 0,
    "ADC frames billed as a gap since power-up: lost, overrun or CRC-dropped frames whose energy "
@@ -327,7 +349,8 @@ SS_MODEL_BY_TYPE = {10: 201, 11: 201, 12: 202, 40: 203, 31: 204}
 # Blocks the Modbus server answers: (first, last) registers, base 1. Inside
 # a block, registers no row covers read as GAP_WORD; everything outside
 # every block is 'illegal data address' (exception 2).
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7304), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7217), (7301, 7304), (7401, 7403),
+          (40001, 40178))
 GAP_WORD = 0x8000
 # Data-log buffer window (addendum): with page n (158) selected, 8000 + k is
 # buffer n's k-th newest entry; unwritten entries, 13760 and everything with
@@ -360,7 +383,8 @@ DECISIONS = (
      "per-phase energy ULongs of phases the system type lacks read 0x8000 0x0000 (MSR 0x8000)."),
     ("113-128, 179-256", "Undocumented gaps inside 1-408 read 0x8000 (like the datasheet's own "
      "reserved 38 and 112) so one request may span them; every register outside the blocks "
-     "1-408, 7001, 7101-7103, 7201-7209, 7301-7304, 8000-13760, 40001-40178 is an illegal data "
+     "1-408, 7001, 7101-7103, 7201-7217, 7301-7304, 7401-7403, 8000-13760, 40001-40178 is an "
+     "illegal data "
      "address "
      "(exception 2), "
      "and so is any request that touches one."),
@@ -375,7 +399,9 @@ DECISIONS = (
      "over-range value within +-32767: current 1.2 x CT, voltage 2 x 1.2 x 347 V x PT "
      "(L-L of two terminals in anti-phase), power phases x 1.2 x 347 V x PT x 1.2 x CT (the L-L "
      "bound for types 11 and 31). Energy: see 1-20. SunSpec SFs are chosen the same way in SI "
-     "units (A_SF for the sum of the phase currents); TotWh_SF = register 141 + 3."),
+     "units (A_SF for the sum of the phase currents). TotWh_SF (and the VAh, varh SFs): the "
+     "finest SF >= 0 whose 2^32 acc32 counts hold a year at 135's power (config.ACC32_YEARS); "
+     "1 Wh (SF 0) up to 489 kW, e.g. the defaults: 4.7 years to the roll-over at full power."),
     ("155-178, 8000-13760", "Clock and data logging, docs/logging.md. 155-157 pack Month/Day, "
      "Year/Hour, Minutes/Seconds, first named in the high byte; a write may cover any of them and "
      "the result is checked as a whole: an impossible date is refused (exception 3) and changes "
@@ -395,7 +421,31 @@ DECISIONS = (
      "phase corrections in millidegrees, kept in the store; written by tools/calibrate.py from a "
      "reference source's known V, I and PF. Any subset may be written in one request; the result "
      "is checked as a whole (gains 0.5-2.0, phases +-10 degrees) and a refused value is "
-     "exception 3 with nothing changed."),
+     "exception 3 with nothing changed. Sealed: a write without an unlock (7210-7211) is "
+     "exception 1 and changes nothing."),
+    ("7210-7217", "Calibration seal: writing the SETUP password (the display's S PWD SETUP, "
+     "0-99999, default 00000) as a ULong to 7210-7211 (both words in one request) opens "
+     "7201-7209 for 300 measured seconds; a value over 99999 seals them at once; a power cycle "
+     "seals them. A wrong password is exception 3, counted in 7217, and every unlock in the next "
+     "10 s is exception 6 (busy): 100 000 passwords take >= 11.6 days. A write that changes "
+     "7201-7209 is counted in 7212 and stamped with the clock (7213-7215, as 155-157) and the "
+     "power-up count (7216); these are kept in the store, cleared by nothing. An unlock in the "
+     "same request as a calibration write does not open it."),
+    ("7401-7403", "Store status (docs/storage.md): bit 0 while saves fail (the last save could "
+     "not write a slot), bits 1-3 latched at start until a master writes 0 to 7401 (kept in the "
+     "store until then): 1 the store held data but no good record (factory defaults), 2 the "
+     "newest record was bad and an older one was loaded, 3 a stored field was out of range and "
+     "took its default. Bits 1 and 2 also count in 147 (the energy went back). Any bit sets "
+     "146 bit 7 (the datasheet's reserved bit) and SunSpec Evt bit 16 (M_EVENT_OEM01). Other "
+     "values written: exception 3. 7402-7403: failed slot writes since power-up."),
+    ("129 = 21211, 21212", "Not more often than every 10 s (datasheet): one within 10 measured "
+     "seconds of the last of the same command is exception 6 (busy) and changes nothing."),
+    ("Writes", "A write that changes a kept value (configuration, 7201-7209, 129 = 30078 or "
+     "16498, 7401) is saved in the store before the reply; if the store cannot save it the reply "
+     "is exception 4 (the change stays in effect, 7401 bit 0 is set and the save is retried "
+     "every second). A write of the present value saves nothing. Saves asked by writes are "
+     "rate-limited: 30 at once, then one per 300 s; beyond that exception 6 (busy), nothing "
+     "changed (docs/storage.md)."),
     ("7301-7302", "Frames billed as a gap (no datasheet register): every ADC frame the meter did "
      "not measure (lost while interrupts were off, a ring overrun, a CRC error) is billed at the "
      "power measured around it and counted here, 32-bit, wrapping, from 0 at power-up."),
@@ -407,7 +457,9 @@ DECISIONS = (
     ("40108-40176", "Laid out as pysunspec2's model JSON; acc32 energies in Wh/VAh/varh with their "
      "SFs. Not implemented: int16/sunssf 0x8000, uint16 0xFFFF, acc32 0, bitfield32 0xFFFFFFFF; "
      "points of absent phases read not implemented. SunSpec clients treat acc32 0 as not "
-     "implemented, so a freshly reset meter's energies are invisible until the first count."),
+     "implemented, so a freshly reset meter's energies are invisible until the first Wh (at "
+     "TotWh_SF 0, see 138-141)."),
     ("40175", "Evt bits: 2 power failure and 3 under voltage (146 bits 8-10, phase loss), 4 low PF "
-     "(bits 11-13), 5 over current (bits 3-5), 6 over voltage (bits 0-2)."),
+     "(bits 11-13), 5 over current (bits 3-5), 6 over voltage (bits 0-2), 16 OEM01 the store "
+     "alert (bit 7, 7401)."),
 )

@@ -8,7 +8,7 @@ PRODUCT = 'S4100C'
 MODEL = 'S4100-compatible FDS'
 ID_STRING = ('OpenMeter S4100-compatible Power Meter F'
              'ull Data Set RUNNING OS Version ')
-BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7209), (7301, 7304), (40001, 40178))
+BLOCKS = ((1, 408), (7001, 7001), (7101, 7103), (7201, 7217), (7301, 7304), (7401, 7403), (40001, 40178))
 GAP_WORD = 32768
 LOG_WINDOW = (8000, 13760)
 LOG_WORD = 32768
@@ -18,7 +18,7 @@ NAMES = (
     'display_units', 'sf_i', 'sf_v', 'sf_w', 'sf_e', 'pl_volts', 'pl_imbal', 'pulse_wh', 'pulse_ms',
     'demand_n', 'demand_len', 'power_ups', 'log_page', 'log_mode', 'log_ptr1', 'log_ptr2',
     'log_ptr3', 'log_ptr4', 'log_ptr5', 'log_ptr6', 'log_ptr7', 'log_ptr8', 'log_ptr9', 'log_ptr10',
-    'address', 'baud', 'parity',
+    'address', 'baud', 'parity', 'cal_count', 'cal_t0', 'cal_t1', 'cal_t2', 'cal_pu', 'cal_fails',
 )
 CTRS = (
     'pulses_imp', 'pulses_exp', 'frames_gap', 'clipped',
@@ -256,8 +256,17 @@ ROWS = (
     b"\x1c\x27\x01\x01\x0d\x01\x00\x00\x07\x01"  # 7207
     b"\x1c\x28\x01\x01\x0d\x01\x01\x00\x07\x01"  # 7208
     b"\x1c\x29\x01\x01\x0d\x01\x02\x00\x07\x01"  # 7209
+    b"\x1c\x2a\x02\x02\x12\x00\x00\x00\x06\x01"  # 7210
+    b"\x1c\x2c\x01\x00\x03\x21\x00\x00\x06\x00"  # 7212
+    b"\x1c\x2d\x01\x00\x03\x22\x00\x00\x06\x00"  # 7213
+    b"\x1c\x2e\x01\x00\x03\x23\x00\x00\x06\x00"  # 7214
+    b"\x1c\x2f\x01\x00\x03\x24\x00\x00\x06\x00"  # 7215
+    b"\x1c\x30\x01\x00\x03\x25\x00\x00\x06\x00"  # 7216
+    b"\x1c\x31\x01\x00\x03\x26\x00\x00\x06\x00"  # 7217
     b"\x1c\x85\x02\x02\x06\x02\x00\x00\x06\x00"  # 7301
     b"\x1c\x87\x02\x02\x06\x03\x00\x00\x06\x00"  # 7303
+    b"\x1c\xe9\x01\x00\x11\x00\x00\x00\x06\x01"  # 7401
+    b"\x1c\xea\x02\x02\x11\x01\x00\x00\x06\x00"  # 7402
     b"\x9c\x41\x02\x07\x04\x03\x04\x00\x06\x00"  # 40001
     b"\x9c\x43\x01\x05\x04\x05\x00\x00\x06\x00"  # 40003
     b"\x9c\x44\x01\x05\x04\x06\x00\x00\x06\x00"  # 40004

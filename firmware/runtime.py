@@ -126,6 +126,11 @@ class Runtime:
         self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
         self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
         self.buttons = Buttons(hw.buttons)
+        # the board's network services (boards/pico_w_ads131m06.py hands in
+        # make_services -> net.Network), polled once in a turn without a
+        # long task, each poll a bounded non-blocking step; None elsewhere
+        mk = getattr(hw, "make_services", None)
+        self.services = mk(app) if mk is not None else None
         self.lcd = None
         self.lcd_errors = 0
         self._make_lcd()
@@ -285,7 +290,7 @@ class Runtime:
         n = self.source.read_block(buf, self.BLOCK_FRAMES)
         self._n = n
         self._bill_lost()
-        self._hand_clipped()
+        self._flag_clipped()
         if n:
             self._k ^= 1  # the other block next: the one in use is never overwritten
             self.app.samples(buf, n)
@@ -300,13 +305,16 @@ class Runtime:
             self.app.frames_lost(lost - self._lost)
             self._lost = lost
 
-    def _hand_clipped(self):
+    def _flag_clipped(self):
         # samples at a converter rail (the driver's decode): register 146
-        # bits 0-5 for this window, counted in 7303-7304
-        c = getattr(self.source, "clipped", 0)
-        if c != self._clipped:
-            self.app.clipped(self.source.take_clip_mask(), (c - self._clipped) & 0x3FFFFFFF)
-            self._clipped = c
+        # bits 0-5 for this second, 7303-7304
+        clipped = getattr(self.source, "clipped", 0)
+        if clipped != self._clipped:
+            self._hand_clipped(clipped)
+
+    def _hand_clipped(self, clipped):
+        self.app.clipped(self.source.take_clip_mask(), (clipped - self._clipped) & 0x3FFFFFFF)
+        self._clipped = clipped
 
     def _second_beat(self, now):
         s = self.meter.dsp.seconds
@@ -338,6 +346,8 @@ class Runtime:
             self._frame_due = True
 
     def _idle_work(self, now):
+        if self.services is not None:  # the board's network (net.Network): catches its own faults
+            self.services.poll(now)
         if self._lcd_text is not None:
             self._show()
         elif self._frame_due or self.clock.ticks_diff(now, self._disp_ms) >= self.DISPLAY_MS:

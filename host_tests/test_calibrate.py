@@ -5,7 +5,9 @@ delays), the way a meter test bench works: a reference source at 230 V,
 (registers 317-322 over the meter's own seconds, 155-157) against the
 reference's, before and after, at PF 0.5 and, after a restart from the
 store, at PF 1. Accuracy target: 0.1 % (class 0.2S is +-0.2 % at PF 1 and
-+-0.3 % at PF 0.5 inductive)."""
++-0.3 % at PF 0.5 inductive). The calibration is sealed (7210-7217): the
+tool unlocks with the SETUP password and seals again; a wrong password and
+an unlocked write are refused."""
 
 import json
 import math
@@ -120,11 +122,16 @@ def test_calibrate_restores_accuracy(tmp_path, capsys):
     sim = _sim(tmp_path, "pf05", 60.0, state)
     try:
         cl = Client(sim)
+        args = ["--tcp", "127.0.0.1:%d" % sim.tcp_port, "--volts", str(V), "--amps", str(I),
+                "--pf", "0.5", "--seconds", "5"]
+        assert cl.regs(7210, 8) == [0] * 8  # sealed, never changed
         report["PF 0.5 before"] = cl.energy_errors(0.5)
-        assert calibrate.main(["--tcp", "127.0.0.1:%d" % sim.tcp_port, "--volts", str(V),
-                               "--amps", str(I), "--pf", "0.5", "--seconds", "5"]) == 0
+        assert calibrate.main(args) == 0  # the factory password, 00000
         out = capsys.readouterr().out
-        assert "written: gains" in out
+        assert "written: gains" in out and "sealed" in out
+        # sealed again, one change counted, stamped with the power-up count (152)
+        audit = cl.regs(7210, 8)
+        assert audit[:3] == [0, 0, 1] and audit[6] == cl.regs(152, 1)[0] and audit[7] == 0, audit
         report["PF 0.5 after"] = cl.energy_errors(0.5)
         cal = cl.regs(7201, 9)
         cl.close()
@@ -135,7 +142,20 @@ def test_calibrate_restores_accuracy(tmp_path, capsys):
     try:
         cl = Client(sim)
         assert cl.regs(7201, 9) == cal
+        assert cl.regs(7210, 3) == [0, 0, 1]  # sealed after a restart, the count kept
+        r = cl.c.write_registers(7203, [5000, 5000, 5000], device_id=1)  # the issue's attack
+        assert r.isError() and r.exception_code == 1, r
+        assert cl.regs(7201, 9) == cal
         report["PF 1 after"] = cl.energy_errors(1.0)
+        # a wrong SETUP password writes nothing and is counted (7217)
+        try:
+            calibrate.main(["--tcp", "127.0.0.1:%d" % sim.tcp_port, "--volts", str(V), "--amps",
+                            str(I), "--password", "4100"])
+            raise AssertionError("a wrong password was accepted")
+        except SystemExit as e:
+            assert "7210-7211" in str(e) and "refused" in str(e), e
+        assert cl.regs(7210, 3) == [0, 0, 1] and cl.regs(7217, 1) == [1]
+        assert cl.regs(7201, 9) == cal
         cl.close()
     finally:
         sim.stop()

@@ -19,7 +19,7 @@ def test_regtable_codes_are_the_ones_registers_reads():
     import registers as R
 
     for name in ("READ", "EN", "DM", "CFG", "CONST", "QNAN", "CTR", "ERR", "RESETS", "SSID", "STR",
-                 "RTC", "LOG", "CAL", "CMD", "SSEVT", "SSSF"):
+                 "RTC", "LOG", "CAL", "CMD", "SSEVT", "SSSF", "NV", "SEAL"):
         assert getattr(G, "S_" + name) == getattr(R, "_S_" + name), name
     for name in ("RAW", "PHYS", "FLOAT", "ENERGY", "STR"):
         assert getattr(G, "E_" + name) == getattr(R, "_E_" + name), name

@@ -196,6 +196,7 @@ def problems(b, master):
         out.append("%d frames made, %d measured + %d billed" % (made, measured, billed))
     m = b.rt.meter
     d = m.dsp
+    m.finish()  # the last closed window's jobs (energy first) may still be queued
     ws = m.energy.count(R.E_WH_IMP, R.E_TOTAL) / 1000.0
     # the energy of the closed windows (whole cycles, each ending within
     # 1.25 periods before its second: docs/dsp.md): the frames measured and

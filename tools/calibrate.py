@@ -8,7 +8,14 @@ per-phase phase corrections. They are written to the meter's calibration
 registers (vendor block 7201-7209, docs/registers.md), which the meter
 validates (Config.apply, exception 3 when refused) and keeps in its store.
 
-    python tools/calibrate.py --tcp 127.0.0.1:5020 --volts 230 --amps 5 --pf 0.5
+The calibration is sealed: the tool first writes the meter's SETUP
+password (--password, the display's S PWD SETUP; factory 00000) to the
+unlock register 7210-7211, which opens 7201-7209 for 300 s, and seals it
+again (7210-7211 = 0xFFFFFFFF) when done. The meter counts every change in
+7212 with the time of the last one (7213-7216); a wrong password is
+refused (exception 3), counted in 7217 and holds unlocks off for 10 s.
+
+    python tools/calibrate.py --tcp 127.0.0.1:5020 --volts 230 --amps 5 --pf 0.5 --password 12345
     python tools/calibrate.py --serial /dev/ttyUSB0 --baud 19200 --volts 230 --amps 5 --pf 0.5
 
 What it computes, per phase k (averaged over --seconds of the meter's own
@@ -33,6 +40,9 @@ import time
 PHASES = {10: 1, 12: 2, 40: 3}  # wye-connected types whose L-N voltages the meter reports
 R_P, R_Q, R_VLN, R_I = 365, 371, 395, 401  # float blocks of 3 (2 registers each)
 R_CAL = 7201
+R_UNLOCK = 7210  # ULong: the SETUP password opens 7201-7209; > 99999 seals
+R_AUDIT = 7212  # changes, last change time (as 155-157), power-ups then, refused unlocks
+SEAL = 0xFFFFFFFF
 R_CLOCK = 155
 
 
@@ -66,7 +76,24 @@ class Meter:
     def write(self, reg, values):
         r = self.c.write_registers(reg - 1, list(values), device_id=self.addr)
         if r.isError():
-            raise IOError("writing %d-%d: %s" % (reg, reg + len(values) - 1, r))
+            code = getattr(r, "exception_code", None)
+            why = {1: " (sealed: unlock with the SETUP password first)",
+                   3: " (refused: a wrong password or an out-of-range value)",
+                   6: " (busy: retry in 10 s)"}.get(code, "")
+            raise IOError("writing %d-%d: %s%s" % (reg, reg + len(values) - 1, r, why))
+
+    def unlock(self, password):
+        """Open 7201-7209 (300 s) with the SETUP password; a wrong one is
+        refused, counted by the meter (7217)."""
+        self.write(R_UNLOCK, (password >> 16, password & 0xFFFF))
+
+    def seal(self):
+        self.write(R_UNLOCK, (SEAL >> 16, SEAL & 0xFFFF))
+
+    def audit(self):
+        """(changes, last change Month/Day, Year/Hour, Min/Sec words,
+        power-up count then, refused unlocks): 7212-7217."""
+        return tuple(self.regs(R_AUDIT, 6))
 
     def floats(self, reg, n):
         w = self.regs(reg, 2 * n)
@@ -168,11 +195,15 @@ def parse_args(argv=None):
     ap.add_argument("--check", action="store_true", help="measure and print the errors; write nothing")
     ap.add_argument("--reset", action="store_true", help="start from unity gains and zero phases")
     ap.add_argument("--timeout", type=float, default=1.0)
+    ap.add_argument("--password", type=int, default=0,
+                    help="the meter's SETUP password (display S PWD SETUP), 0-99999; default 00000")
     a = ap.parse_args(argv)
     if not 0.0 < a.pf <= 1.0:
         ap.error("--pf must be in (0, 1]")
     if a.volts <= 0 or a.amps <= 0 or a.seconds < 1:
         ap.error("--volts, --amps and --seconds must be positive")
+    if not 0 <= a.password <= 99999:
+        ap.error("--password is the five-digit SETUP password, 0-99999")
     return a
 
 
@@ -182,6 +213,7 @@ def main(argv=None):
     if not client.connect():
         sys.exit("calibrate: cannot connect")
     m = Meter(client, a.address)
+    opened = False  # 7201-7209 unlocked by us: sealed again whatever happens
     try:
         st = m.regs(130, 1)[0]
         if st not in PHASES:
@@ -189,6 +221,9 @@ def main(argv=None):
                      "set the installation's type" % st)
         n = PHASES[st]
         gains, phases = m.calibration()
+        if not a.check:
+            m.unlock(a.password)  # a wrong password stops here, nothing written
+            opened = True
         if a.reset and not a.check:
             gains, phases = [1.0] * 6, [0.0] * 3
             m.set_calibration(gains, phases)
@@ -203,12 +238,22 @@ def main(argv=None):
             return 0
         g, ph = solve(gains, phases, before, a.volts, a.amps, a.pf, a.lead)
         m.set_calibration(g, ph)
-        print("written: gains %s, phases %s deg (7201-7209)" % (
+        m.seal()
+        opened = False
+        print("written: gains %s, phases %s deg (7201-7209), sealed" % (
             " ".join("%.4f" % x for x in g), " ".join("%+.3f" % x for x in ph)))
+        au = m.audit()
+        print("calibration changes: %d (7212), the last at power-up %d (7216); refused unlocks: "
+              "%d (7217)" % (au[0], au[4], au[5]))
         m.wait_seconds(2)  # a second measured wholly with the new values
         after = m.measure(n, a.seconds)
         _table("after:", errors(after, a.volts, a.amps, a.pf, a.lead))
     except (IOError, ValueError) as e:
+        if opened:
+            try:
+                m.seal()
+            except IOError:
+                pass  # it seals itself within 300 s
         sys.exit("calibrate: %s" % e)
     finally:
         client.close()

@@ -34,10 +34,52 @@ VERSION = "0.1.0"
 SHARED = ("board_common.py",)
 # firmware/ modules that do not go into /lib: main.py (the entry point, as
 # source), regmap.py (the register table with its texts, for tools/ and
-# docs; the board reads the generated regtable.py), modbus_tcp.py (the
-# simulator's transport: a Pico has no network). manifest.py freezes the
+# docs; the board reads the generated regtable.py). manifest.py freezes the
 # same set.
-HOST_ONLY = ("main.py", "regmap.py", "modbus_tcp.py")
+HOST_ONLY = ("main.py", "regmap.py")
+# The network (issue 14, docs/network.md): modbus_tcp.py and firmware/net*.py
+# go only onto a board with a radio (NET_BOARDS: the board module it builds
+# on), with the web page (net_page.html) and the settings file /net.json.
+NET_BOARDS = {"pico_w_ads131m06": ("pico_ads131m06.py",)}
+NET_PAGE = "net_page.html"
+NET_SETTINGS = os.path.join(ROOT, "net.local.json")  # untracked (.gitignore)
+
+
+def net_module(f):
+    return f == "modbus_tcp.py" or (f.startswith("net") and f.endswith(".py"))
+
+
+# METER_* environment variables -> /net.json keys (they override net.local.json)
+_NET_ENV = (("METER_WIFI_SSID", "wifi_ssid", str), ("METER_WIFI_PASSWORD", "wifi_password", str),
+            ("METER_HOSTNAME", "hostname", str), ("METER_MQTT_HOST", "mqtt_host", str),
+            ("METER_MQTT_PORT", "mqtt_port", int), ("METER_MQTT_USER", "mqtt_user", str),
+            ("METER_MQTT_PASSWORD", "mqtt_password", str), ("METER_MQTT_PREFIX", "mqtt_prefix", str),
+            ("METER_MQTT_PERIOD_S", "mqtt_period_s", int), ("METER_HTTP_PORT", "http_port", int),
+            ("METER_MODBUS_TCP_PORT", "modbus_tcp_port", int))
+
+
+def net_settings(path=NET_SETTINGS, env=None):
+    """The Pico W's /net.json: net.local.json (never committed), then the
+    METER_* environment variables over it. Credentials never enter the
+    repository. Bad values stop the deploy with the reason."""
+    env = os.environ if env is None else env
+    s = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            try:
+                s = json.load(fh)
+            except ValueError as e:
+                raise SystemExit("deploy: %s is not JSON: %s" % (path, e)) from None
+        if not isinstance(s, dict):
+            raise SystemExit("deploy: %s must hold one JSON object" % path)
+    for var, key, kind in _NET_ENV:
+        if var in env:
+            try:
+                s[key] = kind(env[var])
+            except ValueError:
+                raise SystemExit("deploy: %s=%r is not a number" % (var, env[var])) from None
+    s["page"] = "/lib/" + NET_PAGE
+    return s
 
 
 def boards():
@@ -56,10 +98,13 @@ def _py(dirname):
     return sorted(f for f in os.listdir(d) if f.endswith(".py"))
 
 
-def stage(board, build_dir=None, opt=0):
+DEPLOY_OPT = 3  # mpy-cross -O3: no line-number tables, ~4.5 KB more heap (docs/memory.md)
+
+
+def stage(board, build_dir=None, opt=DEPLOY_OPT):
     """Compile and lay out the board's filesystem; returns the stage dir.
-    opt: mpy-cross -O level (3: no line numbers in tracebacks, ~5 % less
-    bytecode in the heap; docs/memory.md)."""
+    opt: mpy-cross -O level (3, the default: no line numbers in tracebacks,
+    ~5 % less bytecode in the heap; 0 for a debugging build; docs/memory.md)."""
     # a private build_dir compiles into its own mpy dir: stages made at the
     # same time do not share build/mpy
     mpy_dir = os.path.join(ROOT, "build", "mpy") if build_dir is None else build_dir.rstrip("/") + ".mpy"
@@ -69,10 +114,15 @@ def stage(board, build_dir=None, opt=0):
     out = build_dir or os.path.join(ROOT, "build", "deploy", board)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(os.path.join(out, "lib", "drivers"))
+    net = board in NET_BOARDS
     for f in _py("firmware"):
-        if f not in HOST_ONLY:
+        if f not in HOST_ONLY and (net or not net_module(f)):
             shutil.copy(os.path.join(mpy_dir, "firmware", f[:-3] + ".mpy"), os.path.join(out, "lib"))
-    for f in (board + ".py",) + SHARED:
+    if net:
+        shutil.copy(os.path.join(ROOT, "firmware", NET_PAGE), os.path.join(out, "lib"))
+        with open(os.path.join(out, "net.json"), "w") as fh:
+            json.dump(net_settings(), fh)
+    for f in (board + ".py",) + SHARED + NET_BOARDS.get(board, ()):
         shutil.copy(os.path.join(mpy_dir, "boards", f[:-3] + ".mpy"), os.path.join(out, "lib"))
     for f in _py(os.path.join("boards", "drivers")):
         shutil.copy(os.path.join(mpy_dir, "boards", "drivers", f[:-3] + ".mpy"),
@@ -108,6 +158,8 @@ def deploy_command(port, staged):
            "+", "fs", "cp", "board.py", ":board.py"]
     if os.path.exists(os.path.join(staged, "main.py")):
         cmd += ["+", "fs", "cp", "main.py", ":main.py"]
+    if os.path.exists(os.path.join(staged, "net.json")):
+        cmd += ["+", "fs", "cp", "net.json", ":net.json"]
     return cmd + ["+", "reset"]
 
 
@@ -127,8 +179,8 @@ def main(argv=None):
     ap.add_argument("--stage-only", action="store_true", help="compile and stage, do not copy")
     ap.add_argument("--dry-run", action="store_true", help="print the mpremote command")
     ap.add_argument("--package-json", action="store_true", help="rewrite package.json and exit")
-    ap.add_argument("--opt", type=int, default=0, choices=(0, 1, 2, 3),
-                    help="mpy-cross -O level (3: no line numbers, less heap)")
+    ap.add_argument("--opt", type=int, default=DEPLOY_OPT, choices=(0, 1, 2, 3),
+                    help="mpy-cross -O level (default 3: no line numbers, less heap; 0 to debug)")
     a = ap.parse_args(argv)
     if a.package_json:
         with open(os.path.join(ROOT, "package.json"), "w") as fh:
@@ -136,6 +188,9 @@ def main(argv=None):
         print("wrote package.json")
         return 0
     staged = stage(a.board, opt=a.opt)
+    if a.board in NET_BOARDS and not net_settings().get("wifi_ssid"):
+        print("deploy: no Wi-Fi settings (net.local.json or METER_WIFI_SSID): %s will run without"
+              " its network (docs/network.md)" % a.board)
     n = sum(len(files) for _d, _s, files in os.walk(staged))
     print("staged %d files for %s in %s" % (n, a.board, os.path.relpath(staged, ROOT)))
     if a.stage_only:

@@ -29,7 +29,7 @@ REC = 10
 
 # value sources
 S_READ, S_EN, S_DM, S_CFG, S_CONST, S_QNAN, S_CTR, S_ERR, S_RESETS = range(9)
-S_SSID, S_STR, S_RTC, S_LOG, S_CAL, S_CMD, S_SSEVT, S_SSSF = range(9, 17)
+S_SSID, S_STR, S_RTC, S_LOG, S_CAL, S_CMD, S_SSEVT, S_SSSF, S_NV, S_SEAL = range(9, 19)
 # encodings
 E_RAW, E_PHYS, E_FLOAT, E_ENERGY, E_STR = range(5)
 # unit factors (b of rd/dm rows): the register's unit over the DSP's
@@ -151,6 +151,10 @@ def _record(t, row):
         s, a, b = S_CAL, 0 if kind == "gain" else 1, int(ch)
     elif key == "log":
         s, a = S_LOG, int(rest)
+    elif key == "nv":
+        s, a = S_NV, int(rest)
+    elif key == "seal":
+        s = S_SEAL
     else:
         raise ValueError("register %d: unknown source %r" % (reg, src))
     w = regmap.width(fmt)

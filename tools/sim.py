@@ -56,7 +56,33 @@ def parse_args(argv=None):
                     help="TCP connections served at once, both ports together (default 32)")
     ap.add_argument("--idle-timeout", type=float, default=60.0, metavar="S",
                     help="close a TCP connection that sent nothing for S seconds (default 60)")
+    add_network_args(ap)
     return ap.parse_args(argv)
+
+
+def add_network_args(ap):
+    # the network meter (issue 14, docs/network.md): the firmware's own
+    # net_*.py modules, run in the firmware child on the host's sockets
+    ap.add_argument("--mqtt", metavar="HOST:PORT",
+                    help="publish to this MQTT broker as the Pico W board does (HA discovery)")
+    ap.add_argument("--mqtt-prefix", help="state/availability topic prefix (default meter_<serial>)")
+    ap.add_argument("--mqtt-period", type=int, default=10, help="seconds between state messages")
+    ap.add_argument("--http", type=int, metavar="PORT", help="serve the web page and /api/readings")
+
+
+def check_network_args(a):
+    if a.mqtt is not None:
+        host, _, port = a.mqtt.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise OptionError("--mqtt takes HOST:PORT, not %r" % a.mqtt)
+    if a.http is not None and not 0 < a.http < 65536:
+        raise OptionError("--http: TCP ports are 1..65535, not %d" % a.http)
+    if not 0 < a.mqtt_period <= 3600:
+        raise OptionError("--mqtt-period is 1..3600 seconds")
+
+
+def network_options(a):
+    return {"mqtt": a.mqtt, "mqtt_prefix": a.mqtt_prefix, "mqtt_period": a.mqtt_period, "http": a.http}
 
 
 def check_options(a):
@@ -94,6 +120,7 @@ def check_options(a):
             synth._errors(json.loads(a.frontend_errors))
         except (ValueError, TypeError, AttributeError) as e:
             raise OptionError("--frontend-errors: %s" % e) from None
+    check_network_args(a)
     check_scenario(a.scenario)
 
 
@@ -150,7 +177,8 @@ def child_options(a):
     return {"scenario": os.path.abspath(a.scenario), "speed": str(a.speed),
             "state": os.path.abspath(a.state) if a.state else None, "exit_at_end": a.exit_at_end,
             "keys": a.keys or "", "lcd_log": os.path.abspath(a.lcd_log) if a.lcd_log else None,
-            "frontend_errors": json.loads(a.frontend_errors) if a.frontend_errors else None}
+            "frontend_errors": json.loads(a.frontend_errors) if a.frontend_errors else None,
+            **network_options(a)}
 
 
 def find_micropython():

@@ -111,6 +111,56 @@ def read_options():
     return json.loads(line[2:])
 
 
+class SimNetwork:
+    """The network services (--mqtt, --http): the firmware's own net.Network
+    on the host's sockets (127.0.0.1), polled between the simulation's
+    steps with real time, as the board's loop polls it; it keeps the
+    longest poll (what the network costs the loop)."""
+
+    def __init__(self, opts, app):
+        from net import Network
+
+        s = {"modbus_tcp_port": 0, "http_port": int(opts.get("http") or 0),
+             "page": _here + "/../firmware/net_page.html"}
+        if opts.get("mqtt"):
+            host, _, port = opts["mqtt"].rpartition(":")
+            s.update(mqtt_host=host, mqtt_port=int(port), mqtt_prefix=opts.get("mqtt_prefix"),
+                     mqtt_period_s=int(opts.get("mqtt_period") or 10))
+        self.net = Network(app, s, host="127.0.0.1")
+        # a whole state message a poll here (~0.3 ms on the host); the board
+        # reads one register a poll (~1 ms each on the RP2040)
+        from net_view import SENSORS, StateBuild
+
+        StateBuild.STEP = len(SENSORS)
+        self.polls = 0
+        self.max_us = 0
+        self.over_1ms = 0
+
+    def poll(self):
+        started = self.net._started  # the first poll imports the services: not counted
+        t = ticks_us()
+        self.net.poll(time.ticks_ms() if IS_MP else t // 1000)
+        d = ticks_diff(ticks_us(), t)
+        self.polls += 1
+        if not started:
+            h = self.net.http
+            if h is not None:
+                out("i http: http://127.0.0.1:%d/" % h.port)
+            elif self.net.last_error is not None:
+                out("i net: %r" % (self.net.last_error,))
+        elif d > self.max_us:
+            self.max_us = d
+        if started and d > 1000:
+            self.over_1ms += 1
+
+    def stop(self):
+        n = self.net
+        out("i net: %d polls, longest %d us, %d over 1 ms, %d MQTT states, %d errors%s" % (
+            self.polls, self.max_us, self.over_1ms, n.mqtt.states if n.mqtt else 0, n.errors,
+            "" if n.last_error is None else " (last: %r)" % (n.last_error,)))
+        n.close()
+
+
 def main():
     opts = read_options()
     try:
@@ -132,6 +182,7 @@ def main():
 
 def run(board, opts):
     speed = None if opts["speed"] == "max" else float(opts["speed"])
+    net = SimNetwork(opts, board.app) if (opts.get("mqtt") or opts.get("http")) else None
     inp = LineInput()
     fs = board.fs
     t0 = ticks_us()
@@ -142,6 +193,8 @@ def run(board, opts):
     while True:
         for line in inp.lines(0 if (speed is None and not ended) else 2):
             if line == "q":
+                if net:
+                    net.stop()
                 board.stop()
                 out("e")
                 return
@@ -150,6 +203,8 @@ def run(board, opts):
             board.stop()
             return
         board.poll()
+        if net:
+            net.poll()
         if not ended:
             if speed is None:
                 due = board.fed + fs  # a simulated second per turn
@@ -162,6 +217,8 @@ def run(board, opts):
                     out("i scenario complete")
                     board.scenario_complete()
                     if opts["exit_at_end"]:
+                        if net:
+                            net.stop()
                         board.stop()
                         out("e")
                         return

@@ -2,6 +2,7 @@
 # defaults ('Standard Modbus Default Settings'), derived values (135,
 # 138-141, 145, bit 15) and refusals that change nothing.
 from config import Config, ConfigError
+from nvcheck import config as load  # a stored configuration, checked at start
 
 
 def _refused(c, changes, reason=None):
@@ -121,14 +122,70 @@ def test_to_dict_from_dict_round_trip():
     c.count_power_up()
     d = c.to_dict()
     c2 = Config()
-    c2.from_dict(d)
+    assert load(c2, d) is True
     assert c2.to_dict() == d
-    bad = dict(d)
-    bad["ct_primary"] = 1
-    c3 = Config()
-    try:
-        c3.from_dict(bad)
-        raise AssertionError("bad record accepted")
-    except ConfigError:
-        pass
-    assert c3.to_dict() == Config().to_dict()
+
+
+def test_from_dict_checks_every_field_as_a_modbus_write():
+    # a stored field a Modbus write would refuse keeps its default; the
+    # others are taken (134 checked against the stored 133, in any order)
+    d = Config().to_dict()
+    d.update({"system_type": 31, "ct_primary": 1, "pt_ratio": 1000, "system_voltage": 4160,
+              "address": 300, "pw_setup": 54321, "cal_gains": [1.01, 1, 1, 1, 1, 9.0]})
+    c = Config()
+    assert load(c, d) is False
+    assert c.system_type == 31 and c.pt_ratio == 1000 and c.system_voltage == 4160
+    assert c.pw_setup == 54321
+    assert c.ct_primary == 100 and c.address == 1  # 131 = 1, 7101 = 300: refused
+    assert c.cal_gains == (1.0,) * 6  # 7206 = 9.0 is outside 0.5-2.0
+
+
+def test_stored_counters_out_of_range_152_and_7212_7217():
+    # 152: 0-32767 (a bad one reads 0 and counts on); the calibration audit
+    # only grows, so a bad count reads its top, never fewer than there were
+    for pu, want in ((-7, 0), (32768, 0), (1.5, 0), (True, 0), (32767, 32767), (0, 0)):
+        d = Config().to_dict()
+        d["power_ups"] = pu
+        c = Config()
+        assert load(c, d) is (pu == want and not isinstance(pu, bool)), pu
+        assert c.power_ups == want, pu
+    d = Config().to_dict()
+    d.update({"cal_count": -1, "cal_fails": 10 ** 12, "cal_t0": 70000})
+    c = Config()
+    assert load(c, d) is False
+    assert (c.cal_count, c.cal_fails, c.cal_t0) == (65535, 65535, 0)
+
+
+def test_power_up_counter_152_wraps_at_32767():
+    # docs/storage.md and the datasheet's range 0-32767
+    c = Config()
+    c.power_ups = 32766
+    c.count_power_up()
+    assert c.power_ups == 32767
+    c.count_power_up()
+    assert c.power_ups == 0
+
+
+def test_a_write_of_the_present_value_tells_no_listener():
+    # the store saves on a listener call: an unchanged value saves nothing,
+    # and 150 written with its value does not restart the demand interval
+    c = Config()
+    seen = []
+    c.listeners.append(seen.append)
+    c.apply({"demand_len": 900, "system_type": 40, "cal_gains": [1.0] * 6})
+    assert seen == []
+    c.apply({"demand_len": 900, "system_type": 31})
+    assert seen == [{"system_type"}]
+
+
+def test_sunspec_energy_sf_gives_1_wh_at_the_defaults():
+    # TotWh_SF (40124): the finest SF >= 0 whose acc32 holds a year at 135
+    c = Config()
+    assert c.ss_e_sf == 0  # 103.9 kW x 8766 h = 9.1e8 Wh < 2^32
+    assert 2 ** 32 / c.max_power_w / 8766 > 4.7  # years to the roll-over at full power
+    c.apply({"system_type": 10, "system_voltage": 480, "ct_primary": 1000})  # 480 kW
+    assert c.ss_e_sf == 0
+    c.apply({"ct_primary": 1100})  # 528 kW: 4.6e9 Wh a year
+    assert c.ss_e_sf == 1
+    c.apply({"system_type": 40, "ct_primary": 32000, "pt_ratio": 32000, "system_voltage": 32000})
+    assert c.ss_e_sf == 4  # 1.77 GW: 1.6e13 Wh a year, 3600 x 2^32

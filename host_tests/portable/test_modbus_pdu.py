@@ -85,8 +85,10 @@ def test_report_slave_id():
 
 
 def test_read_device_identification_basic_stream():
+    # conformity 0x81: basic objects, and individual access (code 04) is
+    # answered (spec 6.21: bit 7 = individual access supported)
     r = run([0x2B, 0x0E, 0x01, 0x00])
-    assert r == (bytes([0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 3])
+    assert r == (bytes([0x2B, 0x0E, 0x01, 0x81, 0x00, 0x00, 3])
                  + bytes([0, 4]) + b"Acme" + bytes([1, 6]) + b"EM4100" + bytes([2, 7]) + b"V12.345")
     # Stream from object 1; an unknown start restarts at object 0 (spec 6.21).
     assert run([0x2B, 0x0E, 0x01, 0x01])[6:9] == bytes([2, 1, 6])
@@ -94,7 +96,7 @@ def test_read_device_identification_basic_stream():
 
 
 def test_read_device_identification_individual_and_errors():
-    assert run([0x2B, 0x0E, 0x04, 0x02]) == bytes([0x2B, 0x0E, 0x04, 0x01, 0, 0, 1, 2, 7]) + b"V12.345"
+    assert run([0x2B, 0x0E, 0x04, 0x02]) == bytes([0x2B, 0x0E, 0x04, 0x81, 0, 0, 1, 2, 7]) + b"V12.345"
     assert run([0x2B, 0x0E, 0x04, 0x03]) == bytes([0xAB, 0x02])  # no such object
     assert run([0x2B, 0x0E, 0x05, 0x00]) == bytes([0xAB, 0x03])  # bad read code
     assert run([0x2B, 0x0D, 0x01, 0x00]) == bytes([0xAB, 0x01])  # CANopen MEI
@@ -103,3 +105,19 @@ def test_read_device_identification_individual_and_errors():
 
 def test_empty_pdu_gets_no_reply():
     assert run([]) == b""
+
+
+def test_bank_codes_01_and_06_pass_through_others_are_04():
+    # registers.py answers a sealed calibration write 01 and a rate limit 06
+    # (busy); a code outside 1-4 and 6 is the bank's bug: 04
+    class Bank:
+        code = 0
+
+        def write(self, addr, values):
+            return self.code
+
+    b = Bank()
+    for code, want in ((1, 1), (6, 6), (3, 3), (5, 4), (7, 4), (-1, 4)):
+        b.code = code
+        assert run([0x06, 0x1C, 0x22, 0x13, 0x88], b) == bytes([0x86, want]), code
+        assert run([0x10, 0, 128, 0, 1, 2, 0x52, 0xDB], b) == bytes([0x90, want]), code

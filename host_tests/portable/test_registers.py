@@ -135,7 +135,7 @@ def test_register_129_commands():
     assert m.bank.write(128, [16498]) == 0  # clear pulse counts
     assert _u32(m, 39) == 0 and _u32(m, 41) == 0
     assert m.bank.write(128, [21211]) == 0 and m.demand._sync  # demand sync, at next second
-    assert m.bank.write(128, [21212]) == 0 and m.demand._peak_reset
+    assert m.bank.write(128, [21212]) == 0 and m.demand.peak_pending
     assert m.bank.write(128, [16640]) == 0  # reset logging: accepted, no-op
     assert m.bank.write(128, [1234]) == 3  # anything else: illegal value
     assert _u16(m, 129) == 0  # reads 0
