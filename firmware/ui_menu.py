@@ -165,32 +165,58 @@ GROUP_RESET = const(3)
 GROUP_SETUP = const(4)
 GROUP_PHASE = const(5)
 
-# The top level, in up/down order: (kind, screens). A data group's first
-# screen is its top-level screen; right shows the others.
-TOP = (
-    (GROUP_PHASE, _SUMMARY),
-    (GROUP_DATA, _per_phase(_RD, "P", "W", R_P, U_W, R_P_TOT)),
-    (GROUP_DATA, _per_phase(_RD, "Q", "VAR", R_Q, U_VAR, R_Q_TOT)),
-    (GROUP_DATA, _per_phase(_RD, "S", "VA", R_S, U_VA, R_S_TOT)),
-    (GROUP_DATA, _per_phase(_RD, "PF", "PF", R_PF, U_PF, R_PF_TOT)),
-    (GROUP_DATA, _LL),
-    (GROUP_DATA, _per_phase(_RD, "V", "VLN", R_VLN, U_V, R_VLN_AVG, " AVG")),
-    (GROUP_DATA, _per_phase(_RD, "A", "A", R_I, U_A, R_I_AVG, " AVG")),
-    (GROUP_DATA, ((_RD, "HZ", "HZ", R_FREQ, 0, U_HZ),)),
-    (GROUP_DATA, _energy("KPh" + UP, "KWh" + UP, E_WH_IMP, U_WH)),
-    (GROUP_DATA, _energy("KPh" + DOWN, "KWh" + DOWN, E_WH_EXP, U_WH)),
-    (GROUP_DATA, _energy("KPh n", "KWh n", K_WH_NET, U_WH)),
-    (GROUP_DATA, _quadrants()),
-    (GROUP_DATA, _energy("KSh" + UP, "KVAh" + UP, E_VAH_IMP, U_VAH)
-     + _energy("KSh" + DOWN, "KVAh" + DOWN, E_VAH_EXP, U_VAH)
-     + _energy("KSh n", "KVAh n", K_VAH_NET, U_VAH)),
-    (GROUP_DATA, _DEMAND),
-    (GROUP_DATA, ((_PU, "PULS1", "PULS1", 0, 0, U_N), (_PU, "PULS2", "PULS2", 1, 0, U_N))),
-    (GROUP_ALERT, ((_TI, "ALERT", "ALERT", 0, 0, 0),) + _ALERTS),
-    (GROUP_INFO, ((_TI, "INFO", "INFO", 0, 0, 0),) + _INFO),
-    (GROUP_RESET, ((_TI, "RESET", "RESET", 0, 0, 0),)),
-    (GROUP_SETUP, ((_TI, "SETUP", "SETUP", 0, 0, 0),)),
-)
+class _Groups:
+    """The top level, in up/down order: TOP[i] is (kind, screens). A data
+    group's first screen is its top-level screen; right shows the others.
+    The generated groups (per phase, energies, quadrants: ~64 screens with
+    their joined labels, ~5 KB as tables) are built when shown and only the
+    group on show is kept: the heap on a stock Pico is the scarce thing
+    (docs/memory.md), a key press is not."""
+
+    def __init__(self, specs):
+        self._specs = specs  # (kind, builder or None, its args or the screens)
+        self._i = -1
+        self._group = None
+
+    def __len__(self):
+        return len(self._specs)
+
+    def __getitem__(self, i):
+        if i != self._i:
+            kind, make, args = self._specs[i]
+            self._group = (kind, make(*args) if make is not None else args)
+            self._i = i
+        return self._group
+
+
+def _apparent():
+    return (_energy("KSh" + UP, "KVAh" + UP, E_VAH_IMP, U_VAH)
+            + _energy("KSh" + DOWN, "KVAh" + DOWN, E_VAH_EXP, U_VAH)
+            + _energy("KSh n", "KVAh n", K_VAH_NET, U_VAH))
+
+
+TOP = _Groups((
+    (GROUP_PHASE, None, _SUMMARY),
+    (GROUP_DATA, _per_phase, (_RD, "P", "W", R_P, U_W, R_P_TOT)),
+    (GROUP_DATA, _per_phase, (_RD, "Q", "VAR", R_Q, U_VAR, R_Q_TOT)),
+    (GROUP_DATA, _per_phase, (_RD, "S", "VA", R_S, U_VA, R_S_TOT)),
+    (GROUP_DATA, _per_phase, (_RD, "PF", "PF", R_PF, U_PF, R_PF_TOT)),
+    (GROUP_DATA, None, _LL),
+    (GROUP_DATA, _per_phase, (_RD, "V", "VLN", R_VLN, U_V, R_VLN_AVG, " AVG")),
+    (GROUP_DATA, _per_phase, (_RD, "A", "A", R_I, U_A, R_I_AVG, " AVG")),
+    (GROUP_DATA, None, ((_RD, "HZ", "HZ", R_FREQ, 0, U_HZ),)),
+    (GROUP_DATA, _energy, ("KPh" + UP, "KWh" + UP, E_WH_IMP, U_WH)),
+    (GROUP_DATA, _energy, ("KPh" + DOWN, "KWh" + DOWN, E_WH_EXP, U_WH)),
+    (GROUP_DATA, _energy, ("KPh n", "KWh n", K_WH_NET, U_WH)),
+    (GROUP_DATA, _quadrants, ()),
+    (GROUP_DATA, _apparent, ()),
+    (GROUP_DATA, None, _DEMAND),
+    (GROUP_DATA, None, ((_PU, "PULS1", "PULS1", 0, 0, U_N), (_PU, "PULS2", "PULS2", 1, 0, U_N))),
+    (GROUP_ALERT, None, ((_TI, "ALERT", "ALERT", 0, 0, 0),) + _ALERTS),
+    (GROUP_INFO, None, ((_TI, "INFO", "INFO", 0, 0, 0),) + _INFO),
+    (GROUP_RESET, None, ((_TI, "RESET", "RESET", 0, 0, 0),)),
+    (GROUP_SETUP, None, ((_TI, "SETUP", "SETUP", 0, 0, 0),)),
+))
 
 # ---- setup fields -------------------------------------------------------------
 # (kind, label, config key, a, b)
