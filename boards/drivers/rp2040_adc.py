@@ -66,7 +66,9 @@ _S_LAST = const(10)  # last Va, last Ia
 _S_RUN = const(12)  # their run lengths
 _S_WINDOW = const(14)  # frame counters' modulus: depth * _ROUNDS
 _S_CLEAN = const(15)  # frames taken since the last overrun (saturates)
-_S_LEN = const(16)
+_S_CLIPPED = const(16)  # samples at the rail (code 0 or 4095), modulo 2**30
+_S_CLIPMASK = const(17)  # bit 0: Va had one, bit 3: Ia, since take_clip_mask()
+_S_LEN = const(18)
 _MASK30 = const(0x3FFFFFFF)
 
 FAULT_STUCK = const(1)
@@ -117,6 +119,13 @@ def _take(ring: ptr16, n: int, out: ptr32, st: ptr32):
         if s >= nsamp:
             s = 0
         v1 = ring[s] & 0xFFF
+        # at the rail (0 or 4095): each voltage sample is v1 of one frame
+        if ((i + 1) & 0xFFF) <= 1:
+            st[_S_CLIPPED] = (st[_S_CLIPPED] + 1) & 0x3FFFFFFF
+            st[_S_CLIPMASK] = st[_S_CLIPMASK] | 8
+        if ((v1 + 1) & 0xFFF) <= 1:
+            st[_S_CLIPPED] = (st[_S_CLIPPED] + 1) & 0x3FFFFFFF
+            st[_S_CLIPMASK] = st[_S_CLIPMASK] | 1
         va = ((v0 + v1) >> 1) - bias
         ia = i - bias
         out[o] = va
@@ -292,6 +301,19 @@ class RP2040ADC(FrameRing):
         elif st[_S_CLEAN] < _MASK30:
             st[_S_CLEAN] += n
         return n
+
+    @property
+    def clipped(self):
+        # samples at the ADC's rail (0 or 4095), modulo 2**30: the runtime
+        # hands new ones to the DSP (register 146 bits 0 and 3, 7303-7304)
+        return self.st[_S_CLIPPED]
+
+    def take_clip_mask(self):
+        # channels (bit 0 Va, bit 3 Ia) with a clipped sample since the last call
+        st = self.st
+        m = st[_S_CLIPMASK]
+        st[_S_CLIPMASK] = 0
+        return m
 
     @property
     def stuck_mask(self):

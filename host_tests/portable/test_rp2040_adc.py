@@ -55,6 +55,19 @@ def test_pacing_and_frames():
     assert drv.lost == 0 and drv.overruns == 0 and adc.overflows == 0
 
 
+def test_samples_at_the_rail_are_counted_per_channel():
+    # issue 12: a code at the ADC's rail (0 or 4095) is counted and its
+    # channel flagged (register 146 bit 0 for Va, 3 for Ia), in the decode
+    drv, adc = make([4095, 2148, 0, 2348], [2000, 4095])
+    adc.convert(9)  # V0 I0 V1 I1 V2 I2 V3 I3 V4 -> 4 frames
+    buf = array("i", bytes(4 * 6 * 8))
+    assert drv.read_block(buf, 8) == 4
+    # the frames' v1 are V1..V4 (0 and 4095 among them), their currents
+    # I0..I3 (4095 twice)
+    assert drv.clipped == 2 + 2 and drv.take_clip_mask() == 0x09
+    assert drv.take_clip_mask() == 0
+
+
 def test_ring_wraps_past_the_round_counter():
     # depth 4: 8 samples a ring; 70 rounds, read 2 frames at a time
     v = [2048 + k for k in range(7)]
