@@ -1,6 +1,7 @@
 # What every RP2040 board module shares: looking a pin up in its PINS table,
 # the object make_hardware() returns, the RS-485 port, and the serial number.
 
+LCD_ADDR = 0x27  # the PCF8574 backpack's usual address (A0-A2 open)
 RS485_TXBUF = 256  # the largest RTU ADU: UART.write() of a reply never waits
 RS485_RXBUF = 512  # two of the largest requests (or others' traffic) between loop turns
 RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
@@ -26,6 +27,19 @@ class Hardware:
         # reset, configure and verify the front-end, then let it sample
         self.source.init()
         self.source.start()
+
+    # The drivers the runtime works with, made by the board (firmware/ never
+    # imports a driver): the buttons' debouncer on the button pins, the LCD
+    # behind its I2C backpack (OSError when no display answers).
+    def make_buttons(self):
+        from drivers.buttons import Buttons
+
+        return Buttons(self.buttons)
+
+    def make_lcd(self):
+        from drivers.hd44780 import HD44780
+
+        return HD44780(self.i2c, getattr(self, "lcd_addr", LCD_ADDR))
 
     def watchdog(self, timeout_ms):
         # made last by the runtime: an RP2040 watchdog cannot be stopped.

@@ -27,13 +27,13 @@
 # Power fail: the input's edge IRQ only schedules self._pf_ref (a bound
 # method made in __init__, no allocation in the handler); the save runs at
 # the next bytecode boundary, before any further loop work.
+import gc
 from array import array
 
 import micropython
 from micropython import const
 
 from app import App
-from drivers.buttons import Buttons
 from modbus_rtu import RtuSlave, stop_bits
 from nvstore import FileBackend, NvStore
 from rs485 import RS485
@@ -72,11 +72,13 @@ class Runtime:
     BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
     DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
+    GC_MS = 5000  # a collection this often, in a quiet turn (_collect_due)
+    GC_AFTER_REPLY_MS = 40  # 'just after a reply left'
+    GC_NO_MASTER_MS = 2000  # no reply for this long: any quiet turn will do
     WDT_MS = 4000  # > a worst-case save (~440 ms stall) with room; RP2040 max 8388
     # a part is alive while its heartbeat is younger than this
     ALIVE_MS = (2500, 1000, 1500)  # dsp (a second + slack), modbus loop, display
     RETRY_MS = 5000  # re-initialise a front-end that lost data or its configuration
-    LCD_ADDR = 0x27
 
     def __init__(self, hw, store=None, clock=None, wdt=None):
         if clock is None:
@@ -125,7 +127,7 @@ class Runtime:
                            de_timer=getattr(hw, "rs485_de", None))
         self.rtu = RtuSlave(app.pdu, cfg, self._comm_change)
         self._comm_change(cfg.baud, cfg.parity_char, stop_bits(cfg.parity_char))
-        self.buttons = Buttons(hw.buttons)
+        self.buttons = hw.make_buttons()  # the board's debouncer (drivers/buttons.py)
         # the board's network services (boards/pico_w_ads131m06.py hands in
         # make_services -> net.Network), polled once in a turn without a
         # long task, each poll a bounded non-blocking step; None elsewhere
@@ -147,6 +149,7 @@ class Runtime:
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
         self._acq_ms = now  # look at the front-end's ring from then on
+        self._gc_ms = self._released_ms = now
         self._frame_due = True
         self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
@@ -182,11 +185,10 @@ class Runtime:
 
     # ---- set-up helpers -------------------------------------------------------
     def _make_lcd(self):
-        from drivers.hd44780 import HD44780
         from ui_glyphs import GLYPHS
 
         try:
-            lcd = HD44780(self.hw.i2c, getattr(self.hw, "lcd_addr", self.LCD_ADDR))
+            lcd = self.hw.make_lcd()  # the board's HD44780 driver
             lcd.glyphs(GLYPHS)
             self.lcd = lcd
         except OSError:  # no display answering on the bus: run without it
@@ -248,6 +250,8 @@ class Runtime:
         # one long task a turn: a block, a job, the display or health
         long = self._acquire(now) or self._second_job()
         self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
+        if self.services is not None:  # the board's network (net.Network): catches its own faults
+            self.services.poll(now)
         if self.clock.ticks_diff(now, self._btn_ms) >= self.BUTTON_MS:
             self._keys(now)
         if not long:  # the display and the health check: a turn of their own
@@ -261,7 +265,10 @@ class Runtime:
             self._failed(_PART_MODBUS)  # its heartbeat stops: the watchdog decides
 
     def _serve(self, now):
+        sending = self.rs485.sending
         self.rs485.service(self.rtu)
+        if sending and not self.rs485.sending:
+            self._released_ms = now  # a reply's last stop bit is out: the line is ours to miss
         self.beat[_PART_MODBUS] = now
 
     def _acquire(self, now):
@@ -346,8 +353,6 @@ class Runtime:
             self._frame_due = True
 
     def _idle_work(self, now):
-        if self.services is not None:  # the board's network (net.Network): catches its own faults
-            self.services.poll(now)
         if self._lcd_text is not None:
             self._show()
         elif self._frame_due or self.clock.ticks_diff(now, self._disp_ms) >= self.DISPLAY_MS:
@@ -355,6 +360,21 @@ class Runtime:
         elif self.clock.ticks_diff(now, self._health_ms) >= self.HEALTH_MS:
             self._health_ms = now
             self._health(now)
+        elif self._collect_due(now):
+            self._gc_ms = now
+            gc.collect()
+
+    def _collect_due(self, now):
+        # A collection (~26 ms on the chip) in a quiet turn every GC_MS, so
+        # the heap never fills and the collector never runs by itself in the
+        # middle of a request: just after a reply has left (a polling master
+        # asks again only after its own period) or when no master has been
+        # answered for a while, never while a request is arriving.
+        d = self.clock.ticks_diff
+        if d(now, self._gc_ms) < self.GC_MS or self.rs485.sending or not self.rs485.rx_idle():
+            return False
+        return d(now, self._released_ms) < self.GC_AFTER_REPLY_MS or \
+            d(now, self._released_ms) > self.GC_NO_MASTER_MS
 
     def nap_ms(self, began):
         """How long to sleep after a turn that began at `began` (ticks_ms):

@@ -139,7 +139,7 @@ def test_the_runtime_serves_the_api_from_the_pico_w_board_and_loses_no_frame(tmp
     assert rt.services.http is not None, rt.services.last_error
     c = socket.create_connection(("127.0.0.1", http_port), timeout=2)
     c.sendall(b"GET /api/readings HTTP/1.1\r\nHost: meter\r\n\r\n")
-    b.run(0.5)  # the loop serves it between its own work
+    b.run(3.0)  # the loop serves it a step a turn (an answer is ~40 steps: docs/network.md)
     c.settimeout(2)
     reply = b""
     while True:

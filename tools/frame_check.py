@@ -50,6 +50,7 @@ HOT = (
     ("firmware/runtime.py", "_second_job"),
     ("firmware/runtime.py", "_keys"),
     ("firmware/runtime.py", "_idle_work"),
+    ("firmware/runtime.py", "_collect_due"),
     ("firmware/meter.py", "process"),
     ("firmware/app.py", "samples"),
     ("firmware/dsp.py", "process"),
