@@ -8,6 +8,25 @@ RS485_SM = 4  # PIO1 state machine 0 watches the RX line (PIO0 is the ADC's)
 RS485_DE_SM = 1  # PIO0 state machine 1 drives DE (the watcher fills PIO1's memory)
 
 
+# The rows every RP2040 board shares (RS-485, the LCD's I2C, the panel, the
+# contacts, the power-fail input, the LED): each board's PINS ends with them.
+PANEL_PINS = (
+    ("UART0 TX", "GP0", "MAX3485 DI"),
+    ("UART0 RX", "GP1", "MAX3485 RO"),
+    ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
+    ("I2C0 SDA", "GP4", "PCF8574 LCD backpack, 100 kHz, 4.7k pull-ups to 3.3 V"),
+    ("I2C0 SCL", "GP5", "PCF8574 LCD backpack"),
+    ("Button up", "GP10", "to GND, internal pull-up; low = pressed"),
+    ("Button down", "GP11", "to GND, internal pull-up; low = pressed"),
+    ("Button left", "GP12", "to GND, internal pull-up; low = pressed"),
+    ("Button right", "GP13", "to GND, internal pull-up; low = pressed"),
+    ("Pulse output", "GP14", "N.O. PhotoMOS (1 Form A) LED; high = contact closed"),
+    ("Alarm output", "GP15", "N.C. PhotoMOS (1 Form B) LED; low = contact closed (alarm)"),
+    ("Power-fail input", "GP9", "control-power comparator; low = supply failing"),
+    ("Status LED", "GP25", "on-board LED (Pico; the Pico W's LED is on the radio)"),
+)
+
+
 def gp(pins, function):
     """The GPIO number of a PINS row, by its function name."""
     for f, pin, _note in pins:

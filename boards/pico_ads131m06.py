@@ -61,20 +61,7 @@ PINS = (
     ("SPI1 MOSI", "GP27", "F-RAM SI"),
     ("SPI1 MISO", "GP28", "F-RAM SO"),
     ("F-RAM CS", "GP6", "F-RAM /CS, active low; /WP and /HOLD tied to 3.3 V"),
-    ("UART0 TX", "GP0", "MAX3485 DI"),
-    ("UART0 RX", "GP1", "MAX3485 RO"),
-    ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
-    ("I2C0 SDA", "GP4", "PCF8574 LCD backpack, 100 kHz, 4.7k pull-ups to 3.3 V"),
-    ("I2C0 SCL", "GP5", "PCF8574 LCD backpack"),
-    ("Button up", "GP10", "to GND, internal pull-up; low = pressed"),
-    ("Button down", "GP11", "to GND, internal pull-up; low = pressed"),
-    ("Button left", "GP12", "to GND, internal pull-up; low = pressed"),
-    ("Button right", "GP13", "to GND, internal pull-up; low = pressed"),
-    ("Pulse output", "GP14", "N.O. PhotoMOS (1 Form A) LED; high = contact closed"),
-    ("Alarm output", "GP15", "N.C. PhotoMOS (1 Form B) LED; low = contact closed (alarm)"),
-    ("Power-fail input", "GP9", "control-power comparator; low = supply failing"),
-    ("Status LED", "GP25", "on-board LED (Pico; the Pico W's LED is on the radio)"),
-)
+) + board_common.PANEL_PINS
 
 # Calibration defaults: nominal resistor values give unity; each board is
 # calibrated on a bench (tools/calibrate.py) and the result kept in the store.

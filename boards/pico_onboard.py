@@ -35,20 +35,7 @@ PINS = (
     ("ADC0 voltage", "GP26", "Va: mains transformer + divider, biased at 1.65 V"),
     ("ADC1 current", "GP27", "Ia: 1 V or 1/3 V CT, biased at 1.65 V"),
     ("ADC_VREF", "-", "3.3 V rail by default; an LM4040-3.0 here is better"),
-    ("UART0 TX", "GP0", "MAX3485 DI"),
-    ("UART0 RX", "GP1", "MAX3485 RO"),
-    ("RS-485 DE", "GP2", "MAX3485 DE and /RE tied: high = transmit"),
-    ("I2C0 SDA", "GP4", "PCF8574 LCD backpack, 100 kHz"),
-    ("I2C0 SCL", "GP5", "PCF8574 LCD backpack"),
-    ("Button up", "GP10", "to GND, internal pull-up; low = pressed"),
-    ("Button down", "GP11", "to GND, internal pull-up; low = pressed"),
-    ("Button left", "GP12", "to GND, internal pull-up; low = pressed"),
-    ("Button right", "GP13", "to GND, internal pull-up; low = pressed"),
-    ("Pulse output", "GP14", "N.O. PhotoMOS (1 Form A) LED; high = contact closed"),
-    ("Alarm output", "GP15", "N.C. PhotoMOS (1 Form B) LED; low = contact closed (alarm)"),
-    ("Power-fail input", "GP9", "control-power comparator; low = supply failing"),
-    ("Status LED", "GP25", "on-board LED (Pico; the Pico W's LED is on the radio)"),
-)
+) + board_common.PANEL_PINS
 
 # The voltage is the mean of two samples 200 us apart (see the driver):
 # a gain of 0.998 at 50 Hz, 0.997 at 60 Hz, left to calibration like the

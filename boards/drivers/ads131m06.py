@@ -751,15 +751,6 @@ class ADS131M06(FrameRing):
     def rx_crc_errors(self):
         return self.st[_S_RXCRC]
 
-    def check_alive(self, now_ms, no_data_ms=50):
-        """Call from the main loop: True while DRDY keeps coming."""
-        head = self._poll()
-        if head != self._heads_seen or self.alive_ms is None or not self._running:
-            self._heads_seen = head
-            self.alive_ms = now_ms
-            return True
-        return time.ticks_diff(now_ms, self.alive_ms) < no_data_ms
-
     def fault(self, now_ms=None):
         st = self.st
         f = 0

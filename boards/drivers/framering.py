@@ -1,5 +1,6 @@
 # What the acquisition drivers (ads131m06, rp2040_adc) share: a ring of
-# frames filled by an interrupt and emptied by the main loop, with the first
+# frames filled by DMA (the drivers' _poll() reads how far) and emptied by
+# the main loop, the no-data check, and the first
 # words of the driver's state array (array('i') `st`) laid out alike:
 #   0 head   frames put, modulo 2**30 (written by the interrupt only)
 #   1 tail   frames taken, modulo 2**30 (written by the reader only)
@@ -7,6 +8,8 @@
 #   5 overrun  frames dropped because the ring was full
 #   6 lost     frames the converter made while no interrupt ran
 # One writer per word, so neither side can corrupt the other's count.
+import time
+
 from micropython import const
 
 S_HEAD = const(0)
@@ -40,3 +43,13 @@ class FrameRing:
     @property
     def lost(self):
         return self.st[S_LOST]
+
+    def check_alive(self, now_ms, no_data_ms=50):
+        """Call from the main loop: True while frames keep coming (the
+        driver's _poll() moves)."""
+        head = self._poll()
+        if head != self._heads_seen or self.alive_ms is None or not self._running:
+            self._heads_seen = head
+            self.alive_ms = now_ms
+            return True
+        return time.ticks_diff(now_ms, self.alive_ms) < no_data_ms

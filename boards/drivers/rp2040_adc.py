@@ -41,7 +41,6 @@
 # (machine.mem32): MicroPython's machine.ADC has no FIFO or DMA interface;
 # the board still makes a machine.ADC per input, which sets its pin up as
 # an analog input.
-import time
 from array import array
 
 import micropython
@@ -320,14 +319,6 @@ class RP2040ADC(FrameRing):
         return self.st[_S_STUCK]
 
     crc_errors = 0  # no CRC on an on-chip ADC
-
-    def check_alive(self, now_ms, no_data_ms=50):
-        head = self._poll()
-        if head != self._heads_seen or self.alive_ms is None or not self._running:
-            self._heads_seen = head
-            self.alive_ms = now_ms
-            return True
-        return time.ticks_diff(now_ms, self.alive_ms) < no_data_ms
 
     def fault(self, now_ms=None):
         st = self.st
