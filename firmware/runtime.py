@@ -27,7 +27,6 @@
 # Power fail: the input's edge IRQ only schedules self._pf_ref (a bound
 # method made in __init__, no allocation in the handler); the save runs at
 # the next bytecode boundary, before any further loop work.
-import gc
 from array import array
 
 import micropython
@@ -72,9 +71,7 @@ class Runtime:
     BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
     DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
-    GC_MS = 5000  # a collection this often, in a quiet turn (_collect_due)
-    GC_AFTER_REPLY_MS = 40  # 'just after a reply left'
-    GC_NO_MASTER_MS = 2000  # no reply for this long: any quiet turn will do
+    HOLD_MS = 20  # a request arriving holds the long tasks back this long at most
     WDT_MS = 4000  # > a worst-case save (~440 ms stall) with room; RP2040 max 8388
     # a part is alive while its heartbeat is younger than this
     ALIVE_MS = (2500, 1000, 1500)  # dsp (a second + slack), modbus loop, display
@@ -149,7 +146,8 @@ class Runtime:
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
         self._acq_ms = now  # look at the front-end's ring from then on
-        self._gc_ms = self._released_ms = now
+        self._held = False  # long tasks held back for a request on the wire
+        self._held_ms = now
         self._frame_due = True
         self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
@@ -247,16 +245,31 @@ class Runtime:
         # Modbus first: a request whose t3.5 has passed is answered before
         # the turn's long task
         self._modbus(now)
-        # one long task a turn: a block, a job, the display or health
-        long = self._acquire(now) or self._second_job()
+        self._n = 0
         self._pulse.tick(now)  # the menu's clock is ticked with its frames (_display)
         if self.services is not None:  # the board's network (net.Network): catches its own faults
             self.services.poll(now)
         if self.clock.ticks_diff(now, self._btn_ms) >= self.BUTTON_MS:
             self._keys(now)
-        if not long:  # the display and the health check: a turn of their own
+        # one long task a turn: a block, a job, else the display or health
+        # (a turn of their own); none while a request is on the wire
+        if self._long_allowed(now) and not (self._acquire(now) or self._second_job()):
             self._idle_work(now)
         return self._n
+
+    def _long_allowed(self, now):
+        # A request arriving (bytes in the UART, its end not yet reported):
+        # a long task started now could delay its reply by its whole length,
+        # so it waits for the request's turn, HOLD_MS at most (a busy bus
+        # with other slaves' traffic must not starve the DSP; the ring
+        # holds 102 ms).
+        if self.rs485.rx_idle():
+            self._held = False
+            return True
+        if not self._held:
+            self._held = True
+            self._held_ms = now
+        return self.clock.ticks_diff(now, self._held_ms) >= self.HOLD_MS
 
     def _modbus(self, now):
         try:
@@ -265,14 +278,10 @@ class Runtime:
             self._failed(_PART_MODBUS)  # its heartbeat stops: the watchdog decides
 
     def _serve(self, now):
-        sending = self.rs485.sending
         self.rs485.service(self.rtu)
-        if sending and not self.rs485.sending:
-            self._released_ms = now  # a reply's last stop bit is out: the line is ours to miss
         self.beat[_PART_MODBUS] = now
 
     def _acquire(self, now):
-        self._n = 0
         if not self.fe_running or self.clock.ticks_diff(now, self._acq_ms) < 0:
             return False
         if self._short(now):
@@ -360,21 +369,6 @@ class Runtime:
         elif self.clock.ticks_diff(now, self._health_ms) >= self.HEALTH_MS:
             self._health_ms = now
             self._health(now)
-        elif self._collect_due(now):
-            self._gc_ms = now
-            gc.collect()
-
-    def _collect_due(self, now):
-        # A collection (~26 ms on the chip) in a quiet turn every GC_MS, so
-        # the heap never fills and the collector never runs by itself in the
-        # middle of a request: just after a reply has left (a polling master
-        # asks again only after its own period) or when no master has been
-        # answered for a while, never while a request is arriving.
-        d = self.clock.ticks_diff
-        if d(now, self._gc_ms) < self.GC_MS or self.rs485.sending or not self.rs485.rx_idle():
-            return False
-        return d(now, self._released_ms) < self.GC_AFTER_REPLY_MS or \
-            d(now, self._released_ms) > self.GC_NO_MASTER_MS
 
     def nap_ms(self, began):
         """How long to sleep after a turn that began at `began` (ticks_ms):
