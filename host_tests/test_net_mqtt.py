@@ -59,6 +59,14 @@ def near(got, want, rel):
     return abs(got - want) <= rel * abs(want)
 
 
+def near_energy(kwh, seconds):
+    """Import energy against P x the meter's seconds: within 0.5 %, plus two
+    periods at 50 Hz, since the meter's second ticks once a whole-cycle
+    window and the first window after power-on is cut short (docs/dsp.md)."""
+    want = P_KW * seconds / 3600
+    return abs(kwh - want) <= 5e-3 * want + P_KW * 0.04 / 3600
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory):
     b = Broker(tmp_path_factory.mktemp("mqtt"), free_port())
@@ -154,7 +162,7 @@ def test_state_values_match_the_scenario(broker, meter):
         assert near(s["p_" + ph], P_KW / 3, 1e-3) and near(s["i_" + ph], I, 1e-3)
         assert near(s["v_%sn" % ph], V, 1e-3)
     # energy: kWh, everything measured since second 0
-    assert near(s["e_imp"], P_KW * s["t"] / 3600, 5e-3), (s["e_imp"], s["t"])
+    assert near_energy(s["e_imp"], s["t"]), (s["e_imp"], s["t"])
     assert s["e_exp"] == 0
 
 
@@ -193,7 +201,7 @@ def test_a_broker_restart_costs_no_reading(broker, meter, tmp_path):
     # the meter measured through the outage: energy is every second's,
     # before and after, and the period holds
     for x in (before, s):
-        assert near(x["e_imp"], P_KW * x["t"] / 3600, 5e-3), x
-    assert near(s["e_imp"] - before["e_imp"], P_KW * (s["t"] - before["t"]) / 3600, 5e-3)
+        assert near_energy(x["e_imp"], x["t"]), x
+    assert near_energy(s["e_imp"] - before["e_imp"], s["t"] - before["t"])
     ts = [x["t"] for x in after]
     assert all(b - a == 2 for a, b in zip(ts, ts[1:])), ts  # --mqtt-period 2, none skipped
