@@ -71,7 +71,6 @@ class Runtime:
     BUTTON_MS = 20  # = Buttons.DEBOUNCE_MS: a press is seen 20-40 ms after it settles
     DISPLAY_MS = 500  # the heart blinks at 500 ms; readings change once a second
     HEALTH_MS = 100
-    HOLD_MS = 20  # a request arriving holds the long tasks back this long at most
     WDT_MS = 4000  # > a worst-case save (~440 ms stall) with room; RP2040 max 8388
     # a part is alive while its heartbeat is younger than this
     ALIVE_MS = (2500, 1000, 1500)  # dsp (a second + slack), modbus loop, display
@@ -146,8 +145,6 @@ class Runtime:
         self._seconds = m.dsp.seconds
         self._btn_ms = self._disp_ms = self._health_ms = now
         self._acq_ms = now  # look at the front-end's ring from then on
-        self._held = False  # long tasks held back for a request on the wire
-        self._held_ms = now
         self._frame_due = True
         self._lcd_text = None  # a frame made, not yet written to the LCD
         self._pulse = app.pulse
@@ -252,24 +249,10 @@ class Runtime:
         if self.clock.ticks_diff(now, self._btn_ms) >= self.BUTTON_MS:
             self._keys(now)
         # one long task a turn: a block, a job, else the display or health
-        # (a turn of their own); none while a request is on the wire
-        if self._long_allowed(now) and not (self._acquire(now) or self._second_job()):
+        # (a turn of their own)
+        if not (self._acquire(now) or self._second_job()):
             self._idle_work(now)
         return self._n
-
-    def _long_allowed(self, now):
-        # A request arriving (bytes in the UART, its end not yet reported):
-        # a long task started now could delay its reply by its whole length,
-        # so it waits for the request's turn, HOLD_MS at most (a busy bus
-        # with other slaves' traffic must not starve the DSP; the ring
-        # holds 102 ms).
-        if self.rs485.rx_idle():
-            self._held = False
-            return True
-        if not self._held:
-            self._held = True
-            self._held_ms = now
-        return self.clock.ticks_diff(now, self._held_ms) >= self.HOLD_MS
 
     def _modbus(self, now):
         try:

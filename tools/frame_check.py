@@ -50,7 +50,6 @@ HOT = (
     ("firmware/runtime.py", "_second_job"),
     ("firmware/runtime.py", "_keys"),
     ("firmware/runtime.py", "_idle_work"),
-    ("firmware/runtime.py", "_long_allowed"),
     ("firmware/meter.py", "process"),
     ("firmware/app.py", "samples"),
     ("firmware/dsp.py", "process"),
