@@ -176,8 +176,18 @@ def main():
         run(board, opts)
     except KeyboardInterrupt:
         # Ctrl-C in the terminal reaches this process too: save as on 'q'
-        board.stop()
+        save_whole(board)
         out("e")
+
+
+def save_whole(board):
+    # A terminal's Ctrl-C reaches the host and this process at once; the
+    # host then sends 'q', so the KeyboardInterrupt may land while the 'q'
+    # save is being written: save again, whole, then.
+    try:
+        board.stop()
+    except KeyboardInterrupt:
+        board.stop()
 
 
 def run(board, opts):
@@ -195,12 +205,12 @@ def run(board, opts):
             if line == "q":
                 if net:
                     net.stop()
-                board.stop()
+                save_whole(board)
                 out("e")
                 return
             board.host_line(line)
         if inp.closed:
-            board.stop()
+            save_whole(board)
             return
         board.poll()
         if net:
