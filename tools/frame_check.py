@@ -219,7 +219,8 @@ def state_bytes(n_state, n_exc):
 
 
 def compile_mpy(path):
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    if os.path.join(ROOT, "tools") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
     import build_mpy
 
     with tempfile.TemporaryDirectory() as d:

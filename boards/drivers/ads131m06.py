@@ -409,6 +409,7 @@ def _host_sleep_ms(ms):  # CPython (host tests): time has no sleep_ms
 
 
 class ADS131M06(FrameRing):
+    CLIP_WORD = _S_CLIPPED  # FrameRing.clipped, take_clip_mask (the mask follows)
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # AIN0..AIN5
     CRC_FAULT_RUN = 3  # this many bad frames in a row -> FAULT_CRC
     OVERRUN_CLEAR_S = 1  # FAULT_OVERRUN until this long without one
@@ -716,19 +717,6 @@ class ADS131M06(FrameRing):
             st[_S_CLEAN] = 0
         elif st[_S_CLEAN] < _MASK30:
             st[_S_CLEAN] += n
-
-    @property
-    def clipped(self):
-        # samples decoded at the converter's rail (for 1/3 V CTs also the
-        # x3/2 clamp), modulo 2**30: the runtime hands new ones to the DSP
-        return self.st[_S_CLIPPED]
-
-    def take_clip_mask(self):
-        # channels (bit 0 Va .. 5 Ic) with a clipped sample since the last call
-        st = self.st
-        m = st[_S_CLIPMASK]
-        st[_S_CLIPMASK] = 0
-        return m
 
     # ---- health (available, read, overruns, lost: FrameRing) -----------------
     @property

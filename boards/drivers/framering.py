@@ -53,3 +53,18 @@ class FrameRing:
             self.alive_ms = now_ms
             return True
         return time.ticks_diff(now_ms, self.alive_ms) < no_data_ms
+
+    # Samples at a converter's rail, counted by the driver's decode in its
+    # state words CLIP_WORD (the count, modulo 2**30) and CLIP_WORD + 1 (a
+    # bit per channel that had one): the runtime hands new ones to the DSP
+    # (register 146 bits 0-5, 7303-7304).
+    @property
+    def clipped(self):
+        return self.st[self.CLIP_WORD]
+
+    def take_clip_mask(self):
+        # the channels with a clipped sample since the last call
+        st = self.st
+        m = st[self.CLIP_WORD + 1]
+        st[self.CLIP_WORD + 1] = 0
+        return m

@@ -151,6 +151,7 @@ def _take(ring: ptr16, n: int, out: ptr32, st: ptr32):
 
 
 class RP2040ADC(FrameRing):
+    CLIP_WORD = _S_CLIPPED  # FrameRing.clipped, take_clip_mask (the mask follows)
     CHANNELS = ("Va", "Vb", "Vc", "Ia", "Ib", "Ic")  # Va = ADC0, Ia = ADC1
     OVERRUN_CLEAR_S = 1  # FAULT_OVERRUN until this long without one
 
@@ -300,19 +301,6 @@ class RP2040ADC(FrameRing):
         elif st[_S_CLEAN] < _MASK30:
             st[_S_CLEAN] += n
         return n
-
-    @property
-    def clipped(self):
-        # samples at the ADC's rail (0 or 4095), modulo 2**30: the runtime
-        # hands new ones to the DSP (register 146 bits 0 and 3, 7303-7304)
-        return self.st[_S_CLIPPED]
-
-    def take_clip_mask(self):
-        # channels (bit 0 Va, bit 3 Ia) with a clipped sample since the last call
-        st = self.st
-        m = st[_S_CLIPMASK]
-        st[_S_CLIPMASK] = 0
-        return m
 
     @property
     def stuck_mask(self):

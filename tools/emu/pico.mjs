@@ -56,6 +56,7 @@ export class Pico {
     this.pcHist = new Map();
     this.traceFn = parseInt(process.env.EMU_TRACE_FN || '0', 16) || -1;
     this.fnHist = new Map();
+    this.diag = this.pcSample > 0 || this.traceFn > 0; // either switches diagnose() on
     if (!firmware || !fs.existsSync(firmware)) throw new Error(`firmware not found: ${firmware}`);
     this.sim = new Simulator();
     const mcu = (this.mcu = this.sim.rp2040);
@@ -380,7 +381,7 @@ export class Pico {
       const k = core.LR.toString(16) + ':' + core.registers[0] + ':' + (this.lastFun || 0).toString(16);
       this.fnHist.set(k, (this.fnHist.get(k) || 0) + 1);
     }
-    if (core.cycles >= this.pcNext) {
+    if (this.pcSample && core.cycles >= this.pcNext) {
       this.pcNext = core.cycles + this.pcSample;
       this.pcHist.set(pc, (this.pcHist.get(pc) || 0) + 1);
     }
@@ -405,7 +406,7 @@ export class Pico {
         } else clock.tick(dt);
         this.idleNanos += dt;
       } else {
-        if (this.pcSample) this.diagnose(core);
+        if (this.diag) this.diagnose(core);
         const c = core.executeInstruction();
         if (this.pioRunning) {
           // up to the next PIO step at once: alarms fire in order inside a

@@ -67,7 +67,7 @@ export function runPlan(plan) {
   pico.runUntil(seconds);
   const snapB = pico.snapshot();
   result.cpu = pico.usage(snapA, snapB);
-  if (pico.pcSample && process.env.EMU_PC_OUT) {
+  if (pico.diag && process.env.EMU_PC_OUT) {
     fs.writeFileSync(process.env.EMU_PC_OUT, JSON.stringify([...pico.pcHist.entries()].sort((x, y) => y[1] - x[1])));
     fs.writeFileSync(process.env.EMU_PC_OUT + '.fn', JSON.stringify([...pico.fnHist.entries()].sort((x, y) => y[1] - x[1])));
   }
